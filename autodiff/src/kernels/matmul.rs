@@ -1,0 +1,173 @@
+//! The one place with `unsafe`: a safe, bounds-checked wrapper over matrixmultiply's strided
+//! SIMD-blocked GEMM, split over rayon threads by row or column blocks.
+//!
+//! Splitting never changes the order of the k-sum of any output element, so results are
+//! bit-identical for any number of threads. matrixmultiply's own threading scales poorly on
+//! thin products such as 128×784·784×400, hence the explicit split.
+#![allow(unsafe_code)]
+
+use crate::scalar::Scalar;
+
+/// A matrix view: a slice with a row and a column stride (in elements).
+#[derive(Clone, Copy, Debug)]
+pub struct MatRef<'a, F> {
+    /// The backing data.
+    pub data: &'a [F],
+    /// Rows.
+    pub rows: usize,
+    /// Columns.
+    pub cols: usize,
+    /// Row stride.
+    pub rs: usize,
+    /// Column stride.
+    pub cs: usize,
+}
+
+impl<'a, F> MatRef<'a, F> {
+    /// A row-major `rows × cols` matrix, transposed if `t` (a view, no copy).
+    pub fn new(data: &'a [F], rows: usize, cols: usize, t: bool) -> Self {
+        if t {
+            MatRef { data, rows: cols, cols: rows, rs: 1, cs: cols }
+        } else {
+            MatRef { data, rows, cols, rs: cols, cs: 1 }
+        }
+    }
+    fn fits(&self) -> bool {
+        self.rows == 0 || self.cols == 0 || (self.rows - 1) * self.rs + (self.cols - 1) * self.cs < self.data.len()
+    }
+}
+
+/// Below this many multiply-adds a product runs on one thread.
+const PAR_FLOPS: usize = 1 << 18;
+
+#[derive(Clone, Copy)]
+struct SendPtr<T>(*mut T);
+// SAFETY: the pointer is only used for disjoint output blocks, one per task.
+unsafe impl<T> Send for SendPtr<T> {}
+unsafe impl<T> Sync for SendPtr<T> {}
+
+/// `c = a @ b + beta * c` for row-major `c` (`a.rows × b.cols`, contiguous).
+pub fn gemm<F: Scalar>(a: MatRef<'_, F>, b: MatRef<'_, F>, beta: F, c: &mut [F]) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    assert_eq!(b.rows, k, "invariant: gemm inner dimensions");
+    assert!(a.fits() && b.fits(), "invariant: gemm operand out of bounds");
+    assert_eq!(c.len(), m * n, "invariant: gemm output size");
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        c.iter_mut().for_each(|v| *v = if beta == F::zero() { F::zero() } else { *v * beta });
+        return;
+    }
+    let threads = rayon::current_num_threads();
+    let work = m * n * k;
+    let cp = SendPtr(c.as_mut_ptr());
+    let run = |i0: usize, i1: usize, j0: usize, j1: usize| {
+        let cp = cp;
+        // SAFETY: operand bounds were checked above; [i0, i1) × [j0, j1) is within m × n and
+        // blocks given to different tasks are disjoint.
+        unsafe {
+            F::gemm_raw(
+                i1 - i0,
+                k,
+                j1 - j0,
+                F::one(),
+                a.data.as_ptr().add(i0 * a.rs),
+                a.rs as isize,
+                a.cs as isize,
+                b.data.as_ptr().add(j0 * b.cs),
+                b.rs as isize,
+                b.cs as isize,
+                beta,
+                cp.0.add(i0 * n + j0),
+                n as isize,
+                1,
+            )
+        }
+    };
+    if threads <= 1 || work < PAR_FLOPS {
+        run(0, m, 0, n);
+        return;
+    }
+    // Split the longer side into aligned blocks, at most a few per thread.
+    let parts = threads;
+    if n >= m {
+        let step = n.div_ceil(parts).next_multiple_of(16).min(n);
+        let blocks: Vec<(usize, usize)> = (0..n).step_by(step).map(|j| (j, (j + step).min(n))).collect();
+        rayon::scope(|s| {
+            for &(j0, j1) in &blocks {
+                s.spawn(move |_| run(0, m, j0, j1));
+            }
+        });
+    } else {
+        let step = m.div_ceil(parts).next_multiple_of(8).min(m);
+        let blocks: Vec<(usize, usize)> = (0..m).step_by(step).map(|i| (i, (i + step).min(m))).collect();
+        rayon::scope(|s| {
+            for &(i0, i1) in &blocks {
+                s.spawn(move |_| run(i0, i1, 0, n));
+            }
+        });
+    }
+}
+
+/// Raw single-threaded GEMM on row-major data, for benchmarks comparing the op to the library.
+pub fn gemm_serial<F: Scalar>(m: usize, k: usize, n: usize, a: &[F], b: &[F], c: &mut [F]) {
+    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n, "invariant: gemm_serial sizes");
+    // SAFETY: sizes checked above; row-major contiguous operands.
+    unsafe {
+        F::gemm_raw(
+            m, k, n, F::one(), a.as_ptr(), k as isize, 1, b.as_ptr(), n as isize, 1, F::zero(),
+            c.as_mut_ptr(), n as isize, 1,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(a: &MatRef<'_, f64>, b: &MatRef<'_, f64>) -> Vec<f64> {
+        let mut c = vec![0.0; a.rows * b.cols];
+        for i in 0..a.rows {
+            for j in 0..b.cols {
+                for p in 0..a.cols {
+                    c[i * b.cols + j] += a.data[i * a.rs + p * a.cs] * b.data[p * b.rs + j * b.cs];
+                }
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn gemm_with_transposes_matches_naive() {
+        let a: Vec<f64> = (0..12).map(|i| i as f64 * 0.5 - 2.0).collect();
+        let b: Vec<f64> = (0..12).map(|i| (i as f64).cos()).collect();
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            let am = if ta { MatRef::new(&a, 4, 3, true) } else { MatRef::new(&a, 3, 4, false) };
+            let bm = if tb { MatRef::new(&b, 3, 4, true) } else { MatRef::new(&b, 4, 3, false) };
+            let mut c = vec![0.0; 9];
+            gemm(am, bm, 0.0, &mut c);
+            let want = naive(&am, &bm);
+            for (x, y) in c.iter().zip(&want) {
+                assert!((x - y).abs() < 1e-12);
+            }
+        }
+    }
+
+    #[test]
+    fn threaded_gemm_is_bit_identical() {
+        let (m, k, n) = (130, 70, 190);
+        let a: Vec<f32> = (0..m * k).map(|i| ((i * 7919) % 1000) as f32 / 997.0 - 0.5).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| ((i * 104729) % 1000) as f32 / 991.0 - 0.5).collect();
+        let mut c1 = vec![0.0; m * n];
+        let mut c2 = vec![0.0; m * n];
+        let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        let two = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        one.install(|| gemm(MatRef::new(&a, m, k, false), MatRef::new(&b, k, n, false), 0.0, &mut c1));
+        two.install(|| gemm(MatRef::new(&a, m, k, false), MatRef::new(&b, k, n, false), 0.0, &mut c2));
+        assert_eq!(c1, c2);
+        let three = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+        three.install(|| gemm(MatRef::new(&a, m, k, false), MatRef::new(&b, k, n, false), 0.0, &mut c2));
+        assert_eq!(c1, c2);
+    }
+}

@@ -1,0 +1,167 @@
+//! `matmul(a, b, ta, tb) = op(a) @ op(b)`, where `op` transposes the last two axes when its flag
+//! is set. Leading (batch) axes broadcast. Transposes are strides passed to the GEMM, never
+//! copies.
+//!
+//! Shapes: `op(a)` is `[..., m, k]`, `op(b)` is `[..., k, n]`, the output `[..., m, n]`.
+//!
+//! VJP (with `A = op(a)`, `B = op(b)`): `gA = gy @ Bᵀ`, `gB = Aᵀ @ gy`, each transposed back
+//! when the input was, all as matmuls with flags:
+//! `ga = ta ? matmul(b, gy, tb, true) : matmul(gy, b, false, !tb)`,
+//! `gb = tb ? matmul(gy, a, true, ta) : matmul(a, gy, !ta, false)`.
+//! Batch axes that were broadcast are summed back by the gradient driver. Domain: all reals.
+
+use crate::error::{OpFailure, ShapeError};
+use crate::graph::Tensor;
+use crate::kernels::elementwise::broadcast_strides;
+use crate::kernels::matmul::{gemm, MatRef};
+use crate::op::{grads, ForwardCx, Grads, Op, VjpCx};
+use crate::scalar::Scalar;
+use crate::shape::{Dim, Shape};
+
+/// Matrix product with optional transposes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Matmul {
+    /// Transpose the last two axes of `a`.
+    pub ta: bool,
+    /// Transpose the last two axes of `b`.
+    pub tb: bool,
+}
+
+fn mk(dims: &[Dim], t: bool) -> (Dim, Dim) {
+    let r = dims.len();
+    if t {
+        (dims[r - 1], dims[r - 2])
+    } else {
+        (dims[r - 2], dims[r - 1])
+    }
+}
+
+impl<F: Scalar> Op<F> for Matmul {
+    fn name(&self) -> &'static str {
+        "matmul"
+    }
+    fn infer_shape(&self, inputs: &[&Shape]) -> Result<Shape, ShapeError> {
+        let (a, b) = (inputs[0], inputs[1]);
+        if a.rank() < 2 || b.rank() < 2 {
+            return Err(ShapeError::Custom(format!(
+                "both operands need rank >= 2, got {a} @ {b} (use expand_dims for vectors)"
+            )));
+        }
+        let (m, k) = mk(a.dims(), self.ta);
+        let (k2, n) = mk(b.dims(), self.tb);
+        if k != k2 {
+            let ta = if self.ta { "ᵀ" } else { "" };
+            let tb = if self.tb { "ᵀ" } else { "" };
+            return Err(ShapeError::Custom(format!("inner dimensions differ: {a}{ta} @ {b}{tb} ({k} vs {k2})")));
+        }
+        let ba = Shape::from(&a.dims()[..a.rank() - 2]);
+        let bb = Shape::from(&b.dims()[..b.rank() - 2]);
+        let batch = ba.broadcast_with(&bb).map_err(|_| {
+            ShapeError::Custom(format!("batch dimensions {ba} and {bb} of {a} @ {b} do not broadcast"))
+        })?;
+        let mut out = batch;
+        out.dims_mut().push(m);
+        out.dims_mut().push(n);
+        Ok(out)
+    }
+    fn forward(&self, cx: &mut ForwardCx<'_, F>) -> Result<(), OpFailure> {
+        let (a, b) = (cx.input(0), cx.input(1));
+        let (ad, bd) = (cx.input_dims(0), cx.input_dims(1));
+        let od = cx.out_dims();
+        let (ra, rb, ro) = (ad.len(), bd.len(), od.len());
+        let (am, ak) = (ad[ra - 2], ad[ra - 1]);
+        let (bk, bn) = (bd[rb - 2], bd[rb - 1]);
+        let (m, n) = (od[ro - 2], od[ro - 1]);
+        let out = cx.out();
+        // A batch of `a` against a single `b`: one tall GEMM instead of many small ones.
+        if rb == 2 && !self.ta && ra > 2 {
+            let rows: usize = ad[..ra - 1].iter().product();
+            gemm(MatRef::new(a, rows, ak, false), MatRef::new(b, bk, bn, self.tb), F::zero(), out);
+            return Ok(());
+        }
+        let batch_dims = &od[..ro - 2];
+        let nb: usize = batch_dims.iter().product();
+        let sa = broadcast_strides(&ad[..ra - 2], batch_dims);
+        let sb = broadcast_strides(&bd[..rb - 2], batch_dims);
+        let (asz, bsz) = (am * ak, bk * bn);
+        for bi in 0..nb {
+            let (mut oa, mut ob, mut rem) = (0, 0, bi);
+            for ax in (0..batch_dims.len()).rev() {
+                let i = rem % batch_dims[ax];
+                rem /= batch_dims[ax];
+                oa += i * sa[ax];
+                ob += i * sb[ax];
+            }
+            let am_ = MatRef::new(&a[oa * asz..(oa + 1) * asz], am, ak, self.ta);
+            let bm_ = MatRef::new(&b[ob * bsz..(ob + 1) * bsz], bk, bn, self.tb);
+            gemm(am_, bm_, F::zero(), &mut out[bi * m * n..(bi + 1) * m * n]);
+        }
+        Ok(())
+    }
+    fn vjp<'g>(&self, cx: &VjpCx<'g, F>) -> Grads<'g, F> {
+        let (a, b, gy) = (cx.input(0), cx.input(1), cx.grad_output());
+        let ga = if self.ta { matmul_t(b, gy, self.tb, true) } else { matmul_t(gy, b, false, !self.tb) };
+        let gb = if self.tb { matmul_t(gy, a, true, self.ta) } else { matmul_t(a, gy, !self.ta, false) };
+        grads([Some(ga), Some(gb)])
+    }
+}
+
+/// `a @ b` over the last two axes, batch axes broadcast.
+#[track_caller]
+pub fn matmul<'g, F: Scalar>(a: Tensor<'g, F>, b: Tensor<'g, F>) -> Tensor<'g, F> {
+    a.graph().apply(Matmul { ta: false, tb: false }, &[a, b])
+}
+
+/// `op(a) @ op(b)`, transposing the last two axes of `a` if `ta` and of `b` if `tb`, without
+/// copying.
+#[track_caller]
+pub fn matmul_t<'g, F: Scalar>(a: Tensor<'g, F>, b: Tensor<'g, F>, ta: bool, tb: bool) -> Tensor<'g, F> {
+    a.graph().apply(Matmul { ta, tb }, &[a, b])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::*;
+
+    #[test]
+    fn matmul_forward() {
+        // [[1,2],[3,4]] @ [[5,6],[7,8]] = [[19,22],[43,50]]
+        let a = [1.0, 2.0, 3.0, 4.0];
+        let b = [5.0, 6.0, 7.0, 8.0];
+        assert_forward(|g| matmul(g.constant_f64(&a, [2, 2]), g.constant_f64(&b, [2, 2])), &[19.0, 22.0, 43.0, 50.0]);
+        // aᵀ @ b = [[26,30],[38,44]]
+        assert_forward(|g| matmul_t(g.constant_f64(&a, [2, 2]), g.constant_f64(&b, [2, 2]), true, false), &[26.0, 30.0, 38.0, 44.0]);
+        // a @ bᵀ = [[17,23],[39,53]]
+        assert_forward(|g| matmul_t(g.constant_f64(&a, [2, 2]), g.constant_f64(&b, [2, 2]), false, true), &[17.0, 23.0, 39.0, 53.0]);
+    }
+
+    #[test]
+    fn matmul_grad_all_transposes() {
+        for ta in [false, true] {
+            for tb in [false, true] {
+                let sa = if ta { [4, 3] } else { [3, 4] };
+                let sb = if tb { [2, 4] } else { [4, 2] };
+                check_grads(move |_, x| matmul_t(x[0], x[1], ta, tb), &[Spec::new(sa), Spec::new(sb)], 2);
+            }
+        }
+    }
+
+    #[test]
+    fn matmul_grad_batched_and_broadcast() {
+        check_grads(|_, x| matmul(x[0], x[1]), &[Spec::new([2, 3, 4]), Spec::new([4, 2])], 2);
+        check_grads(|_, x| matmul(x[0], x[1]), &[Spec::new([2, 1, 3, 4]), Spec::new([3, 4, 2])], 1);
+        check_grads(|_, x| matmul_t(x[0], x[1], true, true), &[Spec::new([2, 4, 3]), Spec::new([2, 2, 4])], 1);
+    }
+
+    #[test]
+    fn matmul_shape_error_names_shapes() {
+        let g = Graph::<f64>::new();
+        let a = g.input("a", [32, 784]);
+        let b = g.input("b", [128, 10]);
+        let _ = matmul(a, b);
+        let msg = g.check().unwrap_err().to_string();
+        assert!(msg.contains("matmul") && msg.contains("[32, 784]") && msg.contains("[128, 10]"), "{msg}");
+        assert!(msg.contains("matmul.rs"), "{msg}");
+    }
+}

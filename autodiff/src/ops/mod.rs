@@ -1,0 +1,30 @@
+//! The ops, one per file. Each file holds the op's struct, its `Op` (or elementwise) impl, its
+//! public constructor, a doc header with the forward and gradient math, and its tests.
+
+mod add;
+mod add_n;
+mod broadcast_to;
+mod div;
+mod fill;
+mod matmul;
+mod mul;
+mod neg;
+mod reduce_sum;
+mod reshape;
+mod sub;
+mod sum_to;
+mod zeros_like;
+
+pub use add::*;
+pub use add_n::*;
+pub use broadcast_to::*;
+pub use div::*;
+pub use fill::*;
+pub use matmul::*;
+pub use mul::*;
+pub use neg::*;
+pub use reduce_sum::*;
+pub use reshape::*;
+pub use sub::*;
+pub use sum_to::*;
+pub use zeros_like::*;

@@ -1,0 +1,42 @@
+//! Random leaves. A [`Sampler`] fills a buffer from counter-based generators; the session
+//! keys each block of [`BLOCK`](crate::rng::BLOCK) values separately, so filling in parallel
+//! gives the same bits as filling serially. A new distribution is one new file.
+
+use std::fmt::Debug;
+
+use rayon::prelude::*;
+
+use crate::kernels::PAR_MIN;
+use crate::rng::{block_key, CounterRng, BLOCK};
+use crate::scalar::Scalar;
+
+mod bernoulli;
+mod rademacher;
+mod standard_normal;
+mod uniform;
+
+pub use bernoulli::Bernoulli;
+pub use rademacher::Rademacher;
+pub use standard_normal::StandardNormal;
+pub use uniform::Uniform;
+
+/// Fills a random leaf's buffer.
+pub trait Sampler<F: Scalar>: Debug + Send + Sync + 'static {
+    /// Name used in error messages (e.g. `"standard_normal"`).
+    fn name(&self) -> &'static str;
+    /// Fills `out` (one block, at most [`BLOCK`] values) from `rng`.
+    fn fill(&self, out: &mut [F], rng: &mut CounterRng);
+}
+
+/// Fills a whole buffer block by block, in parallel above a size threshold.
+pub(crate) fn fill_blocks<F: Scalar>(sampler: &dyn Sampler<F>, out: &mut [F], seed: u64, key: u64, step: u64) {
+    let go = |(b, chunk): (usize, &mut [F])| {
+        let mut rng = CounterRng::new(block_key(seed, key, step, b as u64));
+        sampler.fill(chunk, &mut rng);
+    };
+    if out.len() >= PAR_MIN {
+        out.par_chunks_mut(BLOCK).enumerate().for_each(go);
+    } else {
+        out.chunks_mut(BLOCK).enumerate().for_each(go);
+    }
+}

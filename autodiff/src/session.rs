@@ -1,0 +1,353 @@
+//! Running a plan: feeds and parameters in, fetched values out, in reused buffers.
+//!
+//! Each run draws fresh noise (the step counter advances); `run_at_step(s)` replays run `s`
+//! exactly, which is how gradient checks freeze the noise. Kernels run with denormals flushed to
+//! zero, so a model whose gradients underflow does not slow down.
+
+use std::ops::Index;
+use std::sync::Arc;
+
+use smallvec::SmallVec;
+
+use crate::error::RunError;
+use crate::kernels::ftz;
+use crate::op::ForwardCx;
+use crate::params::ParamStore;
+use crate::plan::{Plan, StepKind};
+use crate::random::fill_blocks;
+use crate::scalar::Scalar;
+use crate::shape::{Dim, Dims};
+
+/// How a session runs.
+#[derive(Clone, Debug)]
+pub struct SessionOptions {
+    /// Threads for kernels. `None`: `RAYON_NUM_THREADS` if set, else the machine's cores.
+    pub threads: Option<usize>,
+    /// Check every computed value for NaN and infinity and report the first node producing one.
+    pub check_finite: bool,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        SessionOptions { threads: None, check_finite: false }
+    }
+}
+
+/// The number of kernel threads a session uses by default.
+pub fn default_threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|s| s.parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+}
+
+/// Runs a [`Plan`], owning the buffers it reuses across runs.
+pub struct Session<F: Scalar> {
+    plan: Plan<F>,
+    seed: u64,
+    next_step: u64,
+    slots: Vec<Vec<F>>,
+    dims: Vec<Dims>,
+    batch: Option<usize>,
+    feed_index: Vec<usize>,
+    pool: Option<Arc<rayon::ThreadPool>>,
+    check_finite: bool,
+    allocations: usize,
+}
+
+impl<F: Scalar> std::fmt::Debug for Session<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Session(seed {}, next step {}, {:?})", self.seed, self.next_step, self.plan)
+    }
+}
+
+/// A thread pool whose threads flush denormals to zero, for sharing between sessions.
+pub fn kernel_pool(threads: usize) -> Arc<rayon::ThreadPool> {
+    Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("autodiff-kernel-{i}"))
+            .start_handler(|_| {
+                ftz::enable();
+            })
+            .build()
+            .expect("failed to start kernel threads"),
+    )
+}
+
+impl<F: Scalar> Session<F> {
+    /// A session with default options; `seed` keys all of its random nodes.
+    pub fn new(plan: Plan<F>, seed: u64) -> Self {
+        Self::with_options(plan, seed, SessionOptions::default())
+    }
+
+    /// A session with explicit options.
+    pub fn with_options(plan: Plan<F>, seed: u64, opts: SessionOptions) -> Self {
+        let threads = opts.threads.unwrap_or_else(default_threads);
+        let pool = (threads > 1).then(|| kernel_pool(threads));
+        Self::build(plan, seed, pool, opts.check_finite)
+    }
+
+    /// A session running its kernels on a shared pool (see [`kernel_pool`]).
+    pub fn with_pool(plan: Plan<F>, seed: u64, pool: Arc<rayon::ThreadPool>) -> Self {
+        Self::build(plan, seed, Some(pool), false)
+    }
+
+    fn build(plan: Plan<F>, seed: u64, pool: Option<Arc<rayon::ThreadPool>>, check_finite: bool) -> Self {
+        let n_slots = plan.inner.n_slots;
+        let n_steps = plan.inner.steps.len();
+        let n_feeds = plan.inner.feeds.len();
+        Session {
+            plan,
+            seed,
+            next_step: 0,
+            slots: vec![Vec::new(); n_slots],
+            dims: vec![Dims::new(); n_steps],
+            batch: None,
+            feed_index: vec![usize::MAX; n_feeds],
+            pool,
+            check_finite,
+            allocations: 0,
+        }
+    }
+
+    /// The plan this session runs.
+    pub fn plan(&self) -> &Plan<F> {
+        &self.plan
+    }
+    /// The seed keying the random nodes.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+    /// The step the next [`Session::run`] will use.
+    pub fn next_step(&self) -> u64 {
+        self.next_step
+    }
+    /// Turns NaN/infinity checking on or off.
+    pub fn set_check_finite(&mut self, on: bool) {
+        self.check_finite = on;
+    }
+    /// How many times a buffer had to grow so far. Constant in a steady state.
+    pub fn buffer_growths(&self) -> usize {
+        self.allocations
+    }
+
+    /// Runs the plan with fresh noise (the step counter advances).
+    pub fn run(&mut self, params: &ParamStore<F>, feeds: &[(&str, &[F])]) -> Result<Outputs<'_, F>, RunError> {
+        let step = self.next_step;
+        self.next_step += 1;
+        self.run_at_step(step, params, feeds)
+    }
+
+    /// Runs the plan with the noise of run `step` (replay). Does not advance the counter.
+    pub fn run_at_step(
+        &mut self,
+        step: u64,
+        params: &ParamStore<F>,
+        feeds: &[(&str, &[F])],
+    ) -> Result<Outputs<'_, F>, RunError> {
+        self.bind_feeds(feeds)?;
+        self.check_params(params)?;
+        let batch = self.batch_size(feeds)?;
+        if self.batch != Some(batch) {
+            for (d, s) in self.dims.iter_mut().zip(&self.plan.inner.steps) {
+                s.shape.resolve_into(batch, d);
+            }
+            self.batch = Some(batch);
+        }
+        match self.pool.clone() {
+            Some(pool) => pool.install(|| self.execute(step, params, feeds)),
+            None => {
+                let saved = ftz::enable();
+                let r = self.execute(step, params, feeds);
+                ftz::restore(saved);
+                r
+            }
+        }?;
+        Ok(Outputs { s: self })
+    }
+
+    fn bind_feeds(&mut self, feeds: &[(&str, &[F])]) -> Result<(), RunError> {
+        let specs = &self.plan.inner.feeds;
+        for (k, spec) in specs.iter().enumerate() {
+            let cached = self.feed_index[k];
+            if cached < feeds.len() && *feeds[cached].0 == *spec.name {
+                continue;
+            }
+            match feeds.iter().position(|(n, _)| **n == *spec.name) {
+                Some(p) => self.feed_index[k] = p,
+                None => return Err(RunError::MissingFeed { name: spec.name.clone() }),
+            }
+        }
+        if feeds.len() > specs.len() {
+            for (n, _) in feeds {
+                if !specs.iter().any(|s| *s.name == **n) {
+                    return Err(RunError::UnknownFeed {
+                        name: n.to_string(),
+                        known: specs.iter().map(|s| s.name.clone()).collect(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_params(&self, params: &ParamStore<F>) -> Result<(), RunError> {
+        for p in &self.plan.inner.params {
+            if p.id.index() >= params.len() || params.param(p.id).path() != &*p.path {
+                return Err(RunError::MissingParam {
+                    path: p.path.to_string(),
+                    detail: "the store passed to run has no such parameter (was the plan built against another store?)".into(),
+                });
+            }
+            let have = params.param(p.id).shape();
+            if p.shape.fixed_dims().as_deref() != Some(have) {
+                return Err(RunError::MissingParam {
+                    path: p.path.to_string(),
+                    detail: format!("the plan expects shape {}, the store has {have:?}", p.shape),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn batch_size(&self, feeds: &[(&str, &[F])]) -> Result<usize, RunError> {
+        let mut batch: Option<(usize, usize)> = None;
+        for (k, spec) in self.plan.inner.feeds.iter().enumerate() {
+            let len = feeds[self.feed_index[k]].1.len();
+            let fixed = spec.shape.fixed_product();
+            let fail = |detail: String| RunError::FeedShape { name: spec.name.clone(), expected: spec.shape.clone(), len, detail };
+            if spec.shape.has_batch() {
+                if fixed == 0 || len % fixed != 0 {
+                    return Err(fail(format!("not a whole number of examples of {fixed} values")));
+                }
+                let b = len / fixed;
+                if let Some((b0, k0)) = batch {
+                    if b0 != b {
+                        return Err(fail(format!(
+                            "batch size {b} differs from {b0} of input \"{}\"",
+                            self.plan.inner.feeds[k0].name
+                        )));
+                    }
+                }
+                batch = Some((b, k));
+            } else if len != fixed {
+                return Err(fail(format!("expected {fixed} values")));
+            }
+        }
+        Ok(batch.map(|b| b.0).unwrap_or(1))
+    }
+
+    fn execute(&mut self, step: u64, params: &ParamStore<F>, feeds: &[(&str, &[F])]) -> Result<(), RunError> {
+        let inner = self.plan.inner.clone();
+        for (i, s) in inner.steps.iter().enumerate() {
+            let Some(slot) = s.slot else { continue };
+            let numel: usize = self.dims[i].iter().product();
+            let mut out = std::mem::take(&mut self.slots[slot]);
+            if out.capacity() < numel {
+                self.allocations += 1;
+            }
+            out.resize(numel, F::zero());
+            let result = match &s.kind {
+                StepKind::Random { sampler, key, seed } => {
+                    fill_blocks(sampler.as_ref(), &mut out, seed.unwrap_or(self.seed), *key, step);
+                    Ok(())
+                }
+                StepKind::Op(op) => {
+                    let mut ins: SmallVec<[Option<&[F]>; 4]> = SmallVec::new();
+                    let mut in_dims: SmallVec<[&[usize]; 4]> = SmallVec::new();
+                    for (k, &p) in s.inputs.iter().enumerate() {
+                        in_dims.push(&self.dims[p]);
+                        if s.alias == Some(k) {
+                            ins.push(None);
+                            continue;
+                        }
+                        let ps = &inner.steps[p];
+                        let data: &[F] = match &ps.kind {
+                            StepKind::Feed(f) => feeds[self.feed_index[*f]].1,
+                            StepKind::Param(q) => params.data(inner.params[*q].id),
+                            StepKind::Const(d) => d,
+                            _ => &self.slots[ps.slot.expect("invariant: computed step has a slot")],
+                        };
+                        ins.push(Some(data));
+                    }
+                    let mut cx = ForwardCx::new(ins, in_dims, &mut out, &self.dims[i]);
+                    op.forward(&mut cx)
+                }
+                _ => Ok(()),
+            };
+            let finite = if self.check_finite { out.iter().position(|v| !v.is_finite()) } else { None };
+            self.slots[slot] = out;
+            if let Err(e) = result {
+                return Err(RunError::OpFailed { op: s.name(), label: s.label.clone(), at: s.origin, msg: e.0 });
+            }
+            if let Some(index) = finite {
+                return Err(RunError::NonFinite {
+                    op: s.name(),
+                    label: s.label.clone(),
+                    at: s.origin,
+                    index,
+                    value: self.slots[slot][index].to_f64_lossless(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The resolved dimensions of fetch `i` after the last run.
+    pub fn fetch_dims(&self, i: usize) -> &[usize] {
+        &self.dims[self.plan.inner.fetch[i]]
+    }
+}
+
+/// The fetched values of one run, borrowed from the session's buffers (no copies).
+pub struct Outputs<'s, F: Scalar> {
+    s: &'s Session<F>,
+}
+
+impl<'s, F: Scalar> Outputs<'s, F> {
+    /// Fetch `i`'s values.
+    pub fn get(&self, i: usize) -> &'s [F] {
+        let step = self.s.plan.inner.fetch[i];
+        let slot = self.s.plan.inner.steps[step].slot.expect("invariant: fetches have slots");
+        &self.s.slots[slot]
+    }
+    /// Fetch `i`'s dimensions.
+    pub fn dims(&self, i: usize) -> &'s [usize] {
+        self.s.fetch_dims(i)
+    }
+    /// Fetch `i` as a scalar (its first element).
+    pub fn scalar(&self, i: usize) -> F {
+        self.get(i)[0]
+    }
+    /// Number of fetches.
+    pub fn len(&self) -> usize {
+        self.s.plan.inner.fetch.len()
+    }
+    /// Whether nothing was fetched.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<F: Scalar> Index<usize> for Outputs<'_, F> {
+    type Output = [F];
+    fn index(&self, i: usize) -> &[F] {
+        self.get(i)
+    }
+}
+
+impl<F: Scalar> std::fmt::Debug for Outputs<'_, F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries((0..self.len()).map(|i| self.get(i))).finish()
+    }
+}
+
+#[allow(dead_code)]
+fn _assert_send_sync() {
+    fn ok<T: Send + Sync>() {}
+    ok::<Plan<f32>>();
+    ok::<Plan<f64>>();
+    let _ = Dim::Batch;
+}
