@@ -277,20 +277,16 @@ impl fmt::Display for RunError {
             RunError::UnknownFeed { name, known } => {
                 write!(f, "feed \"{name}\" names no input of the plan; its inputs are {known:?}")
             }
-            RunError::FeedShape { name, expected, len, detail } => write!(
-                f,
-                "feed \"{name}\": {len} values do not fit shape {expected}: {detail}"
-            ),
+            RunError::FeedShape { name, expected, len, detail } => {
+                write!(f, "feed \"{name}\": {len} values do not fit shape {expected}: {detail}")
+            }
             RunError::MissingParam { path, detail } => write!(f, "param \"{path}\": {detail}"),
             RunError::OpFailed { op, label, at, msg } => {
                 write!(f, "{op}{} at {}: {msg}", Lbl(label), At(at))
             }
-            RunError::NonFinite { op, label, at, index, value } => write!(
-                f,
-                "{op}{} at {} produced {value} at element {index}",
-                Lbl(label),
-                At(at)
-            ),
+            RunError::NonFinite { op, label, at, index, value } => {
+                write!(f, "{op}{} at {} produced {value} at element {index}", Lbl(label), At(at))
+            }
         }
     }
 }

@@ -28,17 +28,17 @@ pub fn grad<'g, F: Scalar>(y: Tensor<'g, F>, xs: &[Tensor<'g, F>]) -> Vec<Tensor
         return xs.iter().map(|_| g.poisoned()).collect();
     }
     let gy = fill(y, 1.0);
-    vjp_at(&[y], &[gy], xs, at)
-        .into_iter()
-        .zip(xs)
-        .map(|(gx, &x)| gx.unwrap_or_else(|| zeros_like(x)))
-        .collect()
+    vjp_at(&[y], &[gy], xs, at).into_iter().zip(xs).map(|(gx, &x)| gx.unwrap_or_else(|| zeros_like(x))).collect()
 }
 
 /// The vector-Jacobian product: `Σ_i gys[i]ᵀ ∂ys[i]/∂x` for each `x`, or `None` where no `y`
 /// depends on `x`. Each cotangent must have its `y`'s shape.
 #[track_caller]
-pub fn vjp<'g, F: Scalar>(ys: &[Tensor<'g, F>], gys: &[Tensor<'g, F>], xs: &[Tensor<'g, F>]) -> Vec<Option<Tensor<'g, F>>> {
+pub fn vjp<'g, F: Scalar>(
+    ys: &[Tensor<'g, F>],
+    gys: &[Tensor<'g, F>],
+    xs: &[Tensor<'g, F>],
+) -> Vec<Option<Tensor<'g, F>>> {
     vjp_at(ys, gys, xs, Location::caller())
 }
 
@@ -48,7 +48,9 @@ fn vjp_at<'g, F: Scalar>(
     xs: &[Tensor<'g, F>],
     at: &'static Location<'static>,
 ) -> Vec<Option<Tensor<'g, F>>> {
-    let Some(first) = ys.first().or(xs.first()) else { return vec![] };
+    let Some(first) = ys.first().or(xs.first()) else {
+        return vec![];
+    };
     let g: &'g Graph<F> = first.graph();
     for t in ys.iter().chain(gys).chain(xs) {
         if !std::ptr::eq(t.graph(), g) {
@@ -57,7 +59,12 @@ fn vjp_at<'g, F: Scalar>(
         }
     }
     if ys.len() != gys.len() || ys.iter().zip(gys).any(|(y, gy)| y.shape() != gy.shape()) {
-        let (y, gy) = ys.iter().zip(gys).find(|(y, gy)| y.shape() != gy.shape()).map(|(a, b)| (*a, *b)).unwrap_or((*first, *first));
+        let (y, gy) = ys
+            .iter()
+            .zip(gys)
+            .find(|(y, gy)| y.shape() != gy.shape())
+            .map(|(a, b)| (*a, *b))
+            .unwrap_or((*first, *first));
         g.record(GraphError::Shape {
             op: "vjp",
             detail: crate::error::ShapeError::Custom(format!(
@@ -113,7 +120,9 @@ fn vjp_at<'g, F: Scalar>(
         if !(fwd[i] && bwd[i]) {
             continue;
         }
-        let Some(parts) = pending.remove(&i) else { continue };
+        let Some(parts) = pending.remove(&i) else {
+            continue;
+        };
         let gi = if parts.len() == 1 { parts[0] } else { add_n(&parts) };
         done.insert(i, gi);
         let id = NodeId(i as u32);
@@ -122,11 +131,7 @@ fn vjp_at<'g, F: Scalar>(
         if !inputs.iter().any(|p| fwd[p.index()]) {
             continue;
         }
-        let cx = VjpCx {
-            inputs: inputs.iter().map(|&p| g.tensor(p)).collect(),
-            output: g.tensor(id),
-            gy: gi,
-        };
+        let cx = VjpCx { inputs: inputs.iter().map(|&p| g.tensor(p)).collect(), output: g.tensor(id), gy: gi };
         let gxs = op.vjp(&cx);
         if gxs.len() != inputs.len() {
             g.record(GraphError::BadVjp { op: op.name(), input: 0, expected: g.shape_of(id), got: None });

@@ -247,7 +247,13 @@ impl<F: Scalar> Graph<F> {
         (!inner.scopes.is_empty()).then(|| inner.scopes.join("/").into())
     }
 
-    fn leaf(&self, kind: NodeKind<F>, shape: Shape, label: Option<Arc<str>>, at: &'static Location<'static>) -> Tensor<'_, F> {
+    fn leaf(
+        &self,
+        kind: NodeKind<F>,
+        shape: Shape,
+        label: Option<Arc<str>>,
+        at: &'static Location<'static>,
+    ) -> Tensor<'_, F> {
         self.push(Node { kind, inputs: SmallVec::new(), shape, label, origin: at, poisoned: false })
     }
 
@@ -400,8 +406,7 @@ impl<F: Scalar> Graph<F> {
                 poisoned = true;
                 Shape::scalar()
             } else {
-                let shapes: SmallVec<[&Shape; 4]> =
-                    ids.iter().map(|i| &inner.nodes[i.index()].shape).collect();
+                let shapes: SmallVec<[&Shape; 4]> = ids.iter().map(|i| &inner.nodes[i.index()].shape).collect();
                 let r = op.infer_shape(&shapes).map_err(|detail| GraphError::Shape {
                     op: op.name(),
                     detail,
@@ -421,11 +426,7 @@ impl<F: Scalar> Graph<F> {
                 }
             }
         };
-        let ids = if poisoned && inputs.iter().any(|t| !std::ptr::eq(t.g, self)) {
-            SmallVec::new()
-        } else {
-            ids
-        };
+        let ids = if poisoned && inputs.iter().any(|t| !std::ptr::eq(t.g, self)) { SmallVec::new() } else { ids };
         self.push(Node { kind: NodeKind::Op(op), inputs: ids, shape, label, origin: at, poisoned })
     }
 

@@ -262,7 +262,11 @@ fn assign_slots<F: Scalar>(steps: &mut [Step<F>], fetch: &[usize]) -> usize {
             Some(s) => s,
             None => {
                 // Prefer a free slot last used for the same shape, so buffers keep their size.
-                let pos = free.iter().rposition(|(_, sh)| *sh == steps[i].shape).or(if free.is_empty() { None } else { Some(free.len() - 1) });
+                let pos = free.iter().rposition(|(_, sh)| *sh == steps[i].shape).or(if free.is_empty() {
+                    None
+                } else {
+                    Some(free.len() - 1)
+                });
                 match pos {
                     Some(p) => free.swap_remove(p).0,
                     None => {

@@ -62,32 +62,32 @@ impl CounterRng {
     }
     /// The next 64 random bits.
     #[inline(always)]
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64_fast(&mut self) -> u64 {
         self.counter = self.counter.wrapping_add(1);
         mix64(self.base.wrapping_add(self.counter.wrapping_mul(GAMMA)))
     }
     /// A uniform `f64` in `[0, 1)` with 53 random bits.
     #[inline(always)]
     pub fn uniform(&mut self) -> f64 {
-        (self.next() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+        (self.next_u64_fast() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
     /// A uniform `f64` in `(0, 1]` (safe to take the log of).
     #[inline(always)]
     pub fn uniform_open0(&mut self) -> f64 {
-        ((self.next() >> 11) + 1) as f64 * (1.0 / (1u64 << 53) as f64)
+        ((self.next_u64_fast() >> 11) + 1) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 }
 
 impl RngCore for CounterRng {
     fn next_u32(&mut self) -> u32 {
-        (self.next() >> 32) as u32
+        (self.next_u64_fast() >> 32) as u32
     }
     fn next_u64(&mut self) -> u64 {
-        self.next()
+        self.next_u64_fast()
     }
     fn fill_bytes(&mut self, dest: &mut [u8]) {
         for chunk in dest.chunks_mut(8) {
-            let v = self.next().to_le_bytes();
+            let v = self.next_u64_fast().to_le_bytes();
             chunk.copy_from_slice(&v[..chunk.len()]);
         }
     }

@@ -18,17 +18,7 @@ mod sealed {
 /// A floating-point element type. Sealed: implemented for `f32` and `f64` only, because the
 /// kernels dispatch to type-specific GEMM routines.
 pub trait Scalar:
-    Float
-    + FromPrimitive
-    + ToPrimitive
-    + Default
-    + Debug
-    + Display
-    + Sum
-    + Send
-    + Sync
-    + 'static
-    + sealed::Sealed
+    Float + FromPrimitive + ToPrimitive + Default + Debug + Display + Sum + Send + Sync + 'static + sealed::Sealed
 {
     /// `"f32"` or `"f64"`, used in error messages and checkpoint headers.
     const NAME: &'static str;

@@ -19,18 +19,12 @@ use crate::scalar::Scalar;
 use crate::shape::{Dim, Dims};
 
 /// How a session runs.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct SessionOptions {
     /// Threads for kernels. `None`: `RAYON_NUM_THREADS` if set, else the machine's cores.
     pub threads: Option<usize>,
     /// Check every computed value for NaN and infinity and report the first node producing one.
     pub check_finite: bool,
-}
-
-impl Default for SessionOptions {
-    fn default() -> Self {
-        SessionOptions { threads: None, check_finite: false }
-    }
 }
 
 /// The number of kernel threads a session uses by default.
@@ -198,7 +192,8 @@ impl<F: Scalar> Session<F> {
             if p.id.index() >= params.len() || params.param(p.id).path() != &*p.path {
                 return Err(RunError::MissingParam {
                     path: p.path.to_string(),
-                    detail: "the store passed to run has no such parameter (was the plan built against another store?)".into(),
+                    detail: "the store passed to run has no such parameter (was the plan built against another store?)"
+                        .into(),
                 });
             }
             let have = params.param(p.id).shape();
@@ -217,9 +212,14 @@ impl<F: Scalar> Session<F> {
         for (k, spec) in self.plan.inner.feeds.iter().enumerate() {
             let len = feeds[self.feed_index[k]].1.len();
             let fixed = spec.shape.fixed_product();
-            let fail = |detail: String| RunError::FeedShape { name: spec.name.clone(), expected: spec.shape.clone(), len, detail };
+            let fail = |detail: String| RunError::FeedShape {
+                name: spec.name.clone(),
+                expected: spec.shape.clone(),
+                len,
+                detail,
+            };
             if spec.shape.has_batch() {
-                if fixed == 0 || len % fixed != 0 {
+                if fixed == 0 || !len.is_multiple_of(fixed) {
                     return Err(fail(format!("not a whole number of examples of {fixed} values")));
                 }
                 let b = len / fixed;

@@ -97,7 +97,7 @@ impl Shape {
     }
     /// Whether any dimension is the symbolic batch.
     pub fn has_batch(&self) -> bool {
-        self.0.iter().any(|d| *d == Dim::Batch)
+        self.0.contains(&Dim::Batch)
     }
     /// How many dimensions are the symbolic batch.
     pub fn batch_count(&self) -> usize {
@@ -170,10 +170,7 @@ impl Shape {
                 } else if t.is_one() {
                     axes.push(i);
                 } else {
-                    return Err(ShapeError::NotBroadcastable {
-                        lhs: target.clone(),
-                        rhs: self.clone(),
-                    });
+                    return Err(ShapeError::NotBroadcastable { lhs: target.clone(), rhs: self.clone() });
                 }
             }
         }

@@ -62,9 +62,12 @@ mod tests {
 
     #[test]
     fn operators_with_scalars_on_either_side() {
-        assert_forward(|g| {
-            let x = g.constant_f64(&[1.0, 2.0], [2]);
-            (2.0 - x) * 3.0 + x / 2.0 - (-x)
-        }, &[1.0 * 3.0 + 0.5 + 1.0, 0.0 + 1.0 + 2.0]);
+        assert_forward(
+            |g| {
+                let x = g.constant_f64(&[1.0, 2.0], [2]);
+                (2.0 - x) * 3.0 + x / 2.0 - (-x)
+            },
+            &[1.0 * 3.0 + 0.5 + 1.0, 0.0 + 1.0 + 2.0],
+        );
     }
 }

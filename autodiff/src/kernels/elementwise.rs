@@ -90,7 +90,8 @@ where
     let b_inner = if r == 0 { 0 } else { b_s[r - 1] };
 
     // Fast paths: identical shapes, or a scalar operand.
-    let a_full = a_len == n && matches!(a, Operand::Out | Operand::Slice(..)) && a_inner == 1 && is_dense(&a_s, out_dims);
+    let a_full =
+        a_len == n && matches!(a, Operand::Out | Operand::Slice(..)) && a_inner == 1 && is_dense(&a_s, out_dims);
     let b_full = b_len == n && b_inner == 1 && is_dense(&b_s, out_dims);
     let row = |o: &mut [F], start: usize| {
         // `start` is the flat output index of o[0], always a multiple of `inner`.
@@ -121,9 +122,7 @@ where
     }
     if n >= PAR_MIN && inner > 0 {
         let rows_per_chunk = (CHUNK / inner).max(1);
-        out.par_chunks_mut(rows_per_chunk * inner)
-            .enumerate()
-            .for_each(|(c, o)| row(o, c * rows_per_chunk * inner));
+        out.par_chunks_mut(rows_per_chunk * inner).enumerate().for_each(|(c, o)| row(o, c * rows_per_chunk * inner));
     } else {
         row(out, 0);
     }
@@ -215,7 +214,12 @@ fn row_kernel<F: Copy, Fn2: Fn(F, F) -> F>(
     }
 }
 
-fn flat<F: Copy + Send + Sync, Fn2: Fn(F, F) -> F + Sync>(a: Operand<'_, F>, b: Operand<'_, F>, out: &mut [F], f: &Fn2) {
+fn flat<F: Copy + Send + Sync, Fn2: Fn(F, F) -> F + Sync>(
+    a: Operand<'_, F>,
+    b: Operand<'_, F>,
+    out: &mut [F],
+    f: &Fn2,
+) {
     let n = out.len();
     let go = |o: &mut [F], start: usize| {
         let m = o.len();

@@ -46,6 +46,13 @@ struct SendPtr<T>(*mut T);
 unsafe impl<T> Send for SendPtr<T> {}
 unsafe impl<T> Sync for SendPtr<T> {}
 
+impl<T> SendPtr<T> {
+    // A method (not field access) so closures capture the whole `Send` wrapper.
+    fn get(self) -> *mut T {
+        self.0
+    }
+}
+
 /// `c = a @ b + beta * c` for row-major `c` (`a.rows × b.cols`, contiguous).
 pub fn gemm<F: Scalar>(a: MatRef<'_, F>, b: MatRef<'_, F>, beta: F, c: &mut [F]) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
@@ -63,7 +70,6 @@ pub fn gemm<F: Scalar>(a: MatRef<'_, F>, b: MatRef<'_, F>, beta: F, c: &mut [F])
     let work = m * n * k;
     let cp = SendPtr(c.as_mut_ptr());
     let run = |i0: usize, i1: usize, j0: usize, j1: usize| {
-        let cp = cp;
         // SAFETY: operand bounds were checked above; [i0, i1) × [j0, j1) is within m × n and
         // blocks given to different tasks are disjoint.
         unsafe {
@@ -79,7 +85,7 @@ pub fn gemm<F: Scalar>(a: MatRef<'_, F>, b: MatRef<'_, F>, beta: F, c: &mut [F])
                 b.rs as isize,
                 b.cs as isize,
                 beta,
-                cp.0.add(i0 * n + j0),
+                cp.get().add(i0 * n + j0),
                 n as isize,
                 1,
             )
@@ -116,8 +122,20 @@ pub fn gemm_serial<F: Scalar>(m: usize, k: usize, n: usize, a: &[F], b: &[F], c:
     // SAFETY: sizes checked above; row-major contiguous operands.
     unsafe {
         F::gemm_raw(
-            m, k, n, F::one(), a.as_ptr(), k as isize, 1, b.as_ptr(), n as isize, 1, F::zero(),
-            c.as_mut_ptr(), n as isize, 1,
+            m,
+            k,
+            n,
+            F::one(),
+            a.as_ptr(),
+            k as isize,
+            1,
+            b.as_ptr(),
+            n as isize,
+            1,
+            F::zero(),
+            c.as_mut_ptr(),
+            n as isize,
+            1,
         )
     }
 }

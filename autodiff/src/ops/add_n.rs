@@ -71,7 +71,13 @@ mod tests {
     #[test]
     fn add_n_forward() {
         assert_forward(
-            |g| add_n(&[g.constant_f64(&[1.0, 2.0], [2]), g.constant_f64(&[3.0, 4.0], [2]), g.constant_f64(&[5.0, 6.0], [2])]),
+            |g| {
+                add_n(&[
+                    g.constant_f64(&[1.0, 2.0], [2]),
+                    g.constant_f64(&[3.0, 4.0], [2]),
+                    g.constant_f64(&[5.0, 6.0], [2]),
+                ])
+            },
             &[9.0, 12.0],
         );
     }

@@ -17,7 +17,13 @@ impl<F: Scalar> BinaryElementwise<F> for Div {
     fn f(&self, a: F, b: F) -> F {
         a / b
     }
-    fn vjp<'g>(&self, _a: Tensor<'g, F>, b: Tensor<'g, F>, y: Tensor<'g, F>, gy: Tensor<'g, F>) -> (Option<Tensor<'g, F>>, Option<Tensor<'g, F>>) {
+    fn vjp<'g>(
+        &self,
+        _a: Tensor<'g, F>,
+        b: Tensor<'g, F>,
+        y: Tensor<'g, F>,
+        gy: Tensor<'g, F>,
+    ) -> (Option<Tensor<'g, F>>, Option<Tensor<'g, F>>) {
         let ga = div(gy, b);
         (Some(ga), Some(neg(ga * y)))
     }

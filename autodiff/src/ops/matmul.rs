@@ -56,9 +56,9 @@ impl<F: Scalar> Op<F> for Matmul {
         }
         let ba = Shape::from(&a.dims()[..a.rank() - 2]);
         let bb = Shape::from(&b.dims()[..b.rank() - 2]);
-        let batch = ba.broadcast_with(&bb).map_err(|_| {
-            ShapeError::Custom(format!("batch dimensions {ba} and {bb} of {a} @ {b} do not broadcast"))
-        })?;
+        let batch = ba
+            .broadcast_with(&bb)
+            .map_err(|_| ShapeError::Custom(format!("batch dimensions {ba} and {bb} of {a} @ {b} do not broadcast")))?;
         let mut out = batch;
         out.dims_mut().push(m);
         out.dims_mut().push(n);
@@ -131,9 +131,15 @@ mod tests {
         let b = [5.0, 6.0, 7.0, 8.0];
         assert_forward(|g| matmul(g.constant_f64(&a, [2, 2]), g.constant_f64(&b, [2, 2])), &[19.0, 22.0, 43.0, 50.0]);
         // aᵀ @ b = [[26,30],[38,44]]
-        assert_forward(|g| matmul_t(g.constant_f64(&a, [2, 2]), g.constant_f64(&b, [2, 2]), true, false), &[26.0, 30.0, 38.0, 44.0]);
+        assert_forward(
+            |g| matmul_t(g.constant_f64(&a, [2, 2]), g.constant_f64(&b, [2, 2]), true, false),
+            &[26.0, 30.0, 38.0, 44.0],
+        );
         // a @ bᵀ = [[17,23],[39,53]]
-        assert_forward(|g| matmul_t(g.constant_f64(&a, [2, 2]), g.constant_f64(&b, [2, 2]), false, true), &[17.0, 23.0, 39.0, 53.0]);
+        assert_forward(
+            |g| matmul_t(g.constant_f64(&a, [2, 2]), g.constant_f64(&b, [2, 2]), false, true),
+            &[17.0, 23.0, 39.0, 53.0],
+        );
     }
 
     #[test]

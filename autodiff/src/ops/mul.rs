@@ -16,7 +16,13 @@ impl<F: Scalar> BinaryElementwise<F> for Mul {
     fn f(&self, a: F, b: F) -> F {
         a * b
     }
-    fn vjp<'g>(&self, a: Tensor<'g, F>, b: Tensor<'g, F>, _y: Tensor<'g, F>, gy: Tensor<'g, F>) -> (Option<Tensor<'g, F>>, Option<Tensor<'g, F>>) {
+    fn vjp<'g>(
+        &self,
+        a: Tensor<'g, F>,
+        b: Tensor<'g, F>,
+        _y: Tensor<'g, F>,
+        gy: Tensor<'g, F>,
+    ) -> (Option<Tensor<'g, F>>, Option<Tensor<'g, F>>) {
         (Some(mul(gy, b)), Some(mul(gy, a)))
     }
 }
@@ -34,7 +40,10 @@ mod tests {
 
     #[test]
     fn mul_forward() {
-        assert_forward(|g| mul(g.constant_f64(&[1.0, -2.0, 3.0], [3, 1]), g.constant_f64(&[2.0, 4.0], [2])), &[2.0, 4.0, -4.0, -8.0, 6.0, 12.0]);
+        assert_forward(
+            |g| mul(g.constant_f64(&[1.0, -2.0, 3.0], [3, 1]), g.constant_f64(&[2.0, 4.0], [2])),
+            &[2.0, 4.0, -4.0, -8.0, 6.0, 12.0],
+        );
     }
 
     #[test]

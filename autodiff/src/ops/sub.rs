@@ -17,7 +17,13 @@ impl<F: Scalar> BinaryElementwise<F> for Sub {
     fn f(&self, a: F, b: F) -> F {
         a - b
     }
-    fn vjp<'g>(&self, _a: Tensor<'g, F>, _b: Tensor<'g, F>, _y: Tensor<'g, F>, gy: Tensor<'g, F>) -> (Option<Tensor<'g, F>>, Option<Tensor<'g, F>>) {
+    fn vjp<'g>(
+        &self,
+        _a: Tensor<'g, F>,
+        _b: Tensor<'g, F>,
+        _y: Tensor<'g, F>,
+        gy: Tensor<'g, F>,
+    ) -> (Option<Tensor<'g, F>>, Option<Tensor<'g, F>>) {
         (Some(gy), Some(neg(gy)))
     }
 }

@@ -15,7 +15,7 @@ impl<F: Scalar> Sampler<F> for Rademacher {
     fn fill(&self, out: &mut [F], rng: &mut CounterRng) {
         // 64 signs per draw.
         for chunk in out.chunks_mut(64) {
-            let bits = rng.next();
+            let bits = rng.next_u64_fast();
             for (i, v) in chunk.iter_mut().enumerate() {
                 *v = if (bits >> i) & 1 == 1 { F::one() } else { -F::one() };
             }
