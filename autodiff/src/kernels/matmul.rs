@@ -95,25 +95,26 @@ pub fn gemm<F: Scalar>(a: MatRef<'_, F>, b: MatRef<'_, F>, beta: F, c: &mut [F])
         run(0, m, 0, n);
         return;
     }
-    // Split the longer side into aligned blocks, at most a few per thread.
-    let parts = threads;
+    // Split the longer side into aligned blocks, one per thread. `join` keeps the jobs on the
+    // stack, so a threaded product allocates nothing of its own.
     if n >= m {
-        let step = n.div_ceil(parts).next_multiple_of(16).min(n);
-        let blocks: Vec<(usize, usize)> = (0..n).step_by(step).map(|j| (j, (j + step).min(n))).collect();
-        rayon::scope(|s| {
-            for &(j0, j1) in &blocks {
-                s.spawn(move |_| run(0, m, j0, j1));
-            }
-        });
+        let step = n.div_ceil(threads).next_multiple_of(16).min(n);
+        split(0, n, step, &|j0, j1| run(0, m, j0, j1));
     } else {
-        let step = m.div_ceil(parts).next_multiple_of(8).min(m);
-        let blocks: Vec<(usize, usize)> = (0..m).step_by(step).map(|i| (i, (i + step).min(m))).collect();
-        rayon::scope(|s| {
-            for &(i0, i1) in &blocks {
-                s.spawn(move |_| run(i0, i1, 0, n));
-            }
-        });
+        let step = m.div_ceil(threads).next_multiple_of(8).min(m);
+        split(0, m, step, &|i0, i1| run(i0, i1, 0, n));
     }
+}
+
+/// Runs `f` on `[lo, hi)` cut into blocks of `step`, in parallel by recursive halving.
+fn split(lo: usize, hi: usize, step: usize, f: &(dyn Fn(usize, usize) + Sync)) {
+    let blocks = (hi - lo).div_ceil(step);
+    if blocks <= 1 {
+        f(lo, hi);
+        return;
+    }
+    let mid = lo + blocks / 2 * step;
+    rayon::join(|| split(lo, mid, step, f), || split(mid, hi, step, f));
 }
 
 /// Raw single-threaded GEMM on row-major data, for benchmarks comparing the op to the library.

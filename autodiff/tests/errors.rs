@@ -1,0 +1,98 @@
+//! Mistakes give errors that name the op, the shapes and the caller's file and line; nothing
+//! panics on user input.
+
+use autodiff::prelude::*;
+use autodiff::ParamStore;
+
+#[test]
+fn shape_error_names_op_shapes_and_caller_line() {
+    let g = Graph::<f32>::new();
+    let a = g.input("a", [3, 4]);
+    let b = g.input("b", [5, 4]);
+    let line = line!() + 1;
+    let c = g.scope("layer1", || a + b);
+    // Nodes built on a poisoned node stay quiet: one mistake, one message.
+    let d = matmul(c, a) * 2.0;
+    let e = g.compile(&[d]).unwrap_err().to_string();
+    assert!(e.starts_with("add (layer1) at "), "{e}");
+    assert!(e.contains(&format!("tests/errors.rs:{line}:")), "{e}");
+    assert!(e.contains("[3, 4]") && e.contains("[5, 4]") && e.contains("do not broadcast"), "{e}");
+}
+
+#[test]
+fn grad_of_non_scalar_is_an_error() {
+    let g = Graph::<f64>::new();
+    let x = g.input("x", [3]);
+    let line = line!() + 1;
+    let _ = grad(x * x, &[x]);
+    let e = g.check().unwrap_err().to_string();
+    assert!(e.contains("must be a scalar") && e.contains("[3]") && e.contains(&format!("errors.rs:{line}")), "{e}");
+}
+
+#[test]
+fn foreign_tensor_and_duplicates_are_errors() {
+    let g1 = Graph::<f64>::new();
+    let g2 = Graph::<f64>::new();
+    let a = g1.input("a", [2]);
+    let b = g2.input("b", [2]);
+    let _ = a + b;
+    assert!(g1.check().unwrap_err().to_string().contains("another graph"));
+
+    let g = Graph::<f64>::new();
+    g.random(StandardNormal, [2], "eps");
+    g.random(StandardNormal, [2], "eps");
+    let e = g.check().unwrap_err().to_string();
+    assert!(e.contains("salt \"eps\""), "{e}");
+
+    let g = Graph::<f64>::new();
+    g.input("x", [2]);
+    g.input("x", [3]);
+    assert!(g.check().unwrap_err().to_string().contains("\"x\" already exists"));
+}
+
+#[test]
+fn run_errors_name_the_feed_or_param() {
+    let g = Graph::<f64>::new();
+    let mut store = ParamStore::new(0);
+    let w = store.create("net/w", &[4], Init::Zeros).unwrap();
+    let x = g.batched_input("x", &[4]);
+    let y = (x * g.param(&store, w)).sum_all();
+    let mut s = Session::new(g.compile(&[y]).unwrap(), 0);
+    let e = s.run(&store, &[]).unwrap_err().to_string();
+    assert_eq!(e, "input \"x\" was not fed");
+    let e = s.run(&store, &[("x", &[1.0; 8]), ("z", &[1.0])]).unwrap_err().to_string();
+    assert!(e.contains("feed \"z\" names no input") && e.contains("\"x\""), "{e}");
+    let e = s.run(&store, &[("x", &[1.0; 6])]).unwrap_err().to_string();
+    assert!(e.contains("feed \"x\": 6 values do not fit shape [B, 4]"), "{e}");
+    let other = ParamStore::<f64>::new(0);
+    let e = s.run(&other, &[("x", &[1.0; 8])]).unwrap_err().to_string();
+    assert!(e.contains("param \"net/w\""), "{e}");
+    assert_eq!(s.run(&store, &[("x", &[1.0; 8])]).unwrap().scalar(0), 0.0);
+}
+
+#[test]
+fn batch_sizes_of_inputs_must_agree() {
+    let g = Graph::<f64>::new();
+    let x = g.batched_input("x", &[2]);
+    let y = g.batched_input("y", &[1]);
+    let z = (x * y).sum_all();
+    let mut s = Session::new(g.compile(&[z]).unwrap(), 0);
+    let e = s.run(&ParamStore::new(0), &[("x", &[1.0; 4]), ("y", &[1.0; 3])]).unwrap_err().to_string();
+    assert!(e.contains("batch size 3 differs from 2"), "{e}");
+}
+
+#[test]
+fn check_mode_reports_the_first_non_finite_node() {
+    let g = Graph::<f64>::new();
+    let x = g.input("x", [2]);
+    let line = line!() + 1;
+    let y = g.scope("head", || g.scalar(1.0) / x);
+    let z = y * 0.0;
+    let plan = g.compile(&[z]).unwrap();
+    let mut s = Session::with_options(plan, 0, SessionOptions { threads: Some(1), check_finite: true });
+    let e = s.run(&ParamStore::new(0), &[("x", &[1.0, 0.0])]).unwrap_err().to_string();
+    assert!(e.starts_with("div (head) at "), "{e}");
+    assert!(e.contains(&format!("errors.rs:{line}")) && e.contains("inf at element 1"), "{e}");
+    s.set_check_finite(false);
+    assert!(s.run(&ParamStore::new(0), &[("x", &[1.0, 0.0])]).unwrap()[0][1].is_nan());
+}

@@ -1,0 +1,99 @@
+//! Steady-state runs allocate nothing. A counting allocator wraps the system allocator.
+//!
+//! matrixmultiply allocates one packing buffer inside every GEMM call; that is the only
+//! allocation left in a run, and the test counts it exactly.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use autodiff::prelude::*;
+
+struct Counting;
+
+// Per thread, so tests running concurrently don't count each other. Sessions here use one
+// thread, so every kernel runs on the test's thread.
+thread_local! {
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn bump() {
+    let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+}
+
+// SAFETY: forwards to the system allocator, counting calls.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        bump();
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        bump();
+        unsafe { System.realloc(p, l, n) }
+    }
+}
+
+#[global_allocator]
+static A: Counting = Counting;
+
+fn count<R>(f: impl FnOnce() -> R) -> (R, usize) {
+    let before = ALLOCS.with(|c| c.get());
+    let r = f();
+    (r, ALLOCS.with(|c| c.get()) - before)
+}
+
+fn one_thread<F: Scalar>(plan: Plan<F>) -> Session<F> {
+    Session::with_options(plan, 1, SessionOptions { threads: Some(1), check_finite: false })
+}
+
+#[test]
+fn elementwise_and_reduction_runs_allocate_nothing() {
+    let g = Graph::<f32>::new();
+    let x = g.batched_input("x", &[64]);
+    let e = g.random(StandardNormal, Shape::batched(&[64]), "e");
+    let y = ((x + e) * x - e / (x * x + 1.0)).sum(&[1], false);
+    let loss = y.sum_all();
+    let gx = grad(loss, &[x])[0];
+    let plan = g.compile(&[loss, gx]).unwrap();
+    assert!(plan.num_in_place() > 0, "elementwise chains should run in place");
+    let mut s = one_thread(plan);
+    let store = ParamStore::new(0);
+    let big: Vec<f32> = (0..128 * 64).map(|i| (i % 13) as f32 * 0.1).collect();
+    s.run(&store, &[("x", &big)]).unwrap();
+    let (_, n) = count(|| {
+        for _ in 0..3 {
+            s.run(&store, &[("x", &big)]).unwrap();
+        }
+    });
+    assert_eq!(n, 0, "steady-state runs allocated");
+    // A smaller last batch fits in the buffers grown for the large one.
+    let (_, n) = count(|| s.run(&store, &[("x", &big[..37 * 64])]).map(|o| o.dims(1).to_vec()));
+    assert_eq!(n, 1, "only the returned Vec of dims may allocate");
+    let growths = s.buffer_growths();
+    s.run(&store, &[("x", &big)]).unwrap();
+    assert_eq!(s.buffer_growths(), growths);
+}
+
+#[test]
+fn training_step_allocates_only_inside_gemm() {
+    let g = Graph::<f32>::new();
+    let mut store = ParamStore::new(3);
+    let w1 = store.create("w1", &[32, 64], Init::GlorotUniform).unwrap();
+    let w2 = store.create("w2", &[64, 10], Init::GlorotUniform).unwrap();
+    let x = g.batched_input("x", &[32]);
+    let (w1, w2) = (g.param(&store, w1), g.param(&store, w2));
+    let h = matmul(x, w1);
+    let out = matmul(h * h, w2);
+    let loss = (out * out).sum_all();
+    let gs = grad(loss, &[w1, w2]);
+    let plan = g.compile(&[loss, gs[0], gs[1]]).unwrap();
+    let matmuls = plan.op_names().iter().filter(|n| **n == "matmul").count();
+    let mut s = one_thread(plan);
+    let xs: Vec<f32> = (0..16 * 32).map(|i| (i % 7) as f32 * 0.1).collect();
+    s.run(&store, &[("x", &xs)]).unwrap();
+    let (_, n) = count(|| s.run(&store, &[("x", &xs)]).map(|_| ()).unwrap());
+    assert_eq!(n, matmuls, "one packing buffer per GEMM call and nothing else");
+}
