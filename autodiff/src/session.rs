@@ -154,7 +154,7 @@ impl<F: Scalar> Session<F> {
             Some(pool) => pool.install(|| self.execute(step, params, feeds)),
             None => {
                 let saved = ftz::enable();
-                let r = self.execute(step, params, feeds);
+                let r = crate::kernels::serial(|| self.execute(step, params, feeds));
                 ftz::restore(saved);
                 r
             }

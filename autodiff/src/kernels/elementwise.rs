@@ -6,7 +6,7 @@
 
 use rayon::prelude::*;
 
-use super::{CHUNK, PAR_MIN};
+use super::{should_par, CHUNK};
 
 /// `out[i] = f(x[i])`. If `x` is `None`, the input already lives in `out` (in place).
 pub fn unary<F, Fn1>(x: Option<&[F]>, out: &mut [F], f: Fn1)
@@ -18,7 +18,7 @@ where
     match x {
         Some(x) => {
             debug_assert_eq!(x.len(), n);
-            if n >= PAR_MIN {
+            if should_par(n) {
                 out.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).for_each(|(o, x)| {
                     for (o, &x) in o.iter_mut().zip(x) {
                         *o = f(x);
@@ -31,7 +31,7 @@ where
             }
         }
         None => {
-            if n >= PAR_MIN {
+            if should_par(n) {
                 out.par_chunks_mut(CHUNK).for_each(|o| o.iter_mut().for_each(|v| *v = f(*v)));
             } else {
                 out.iter_mut().for_each(|v| *v = f(*v));
@@ -120,7 +120,7 @@ where
             return;
         }
     }
-    if n >= PAR_MIN && inner > 0 {
+    if should_par(n) && inner > 0 {
         let rows_per_chunk = (CHUNK / inner).max(1);
         out.par_chunks_mut(rows_per_chunk * inner).enumerate().for_each(|(c, o)| row(o, c * rows_per_chunk * inner));
     } else {
@@ -242,7 +242,7 @@ fn flat<F: Copy + Send + Sync, Fn2: Fn(F, F) -> F + Sync>(
             (Operand::Out, Operand::Out) => o.iter_mut().for_each(|o| *o = f(*o, *o)),
         }
     };
-    if n >= PAR_MIN {
+    if should_par(n) {
         out.par_chunks_mut(CHUNK).enumerate().for_each(|(c, o)| go(o, c * CHUNK));
     } else {
         go(out, 0);
@@ -260,7 +260,7 @@ fn flat_scalar_rhs<F: Copy + Send + Sync, Fn2: Fn(F, F) -> F + Sync>(a: Operand<
         }
         Operand::Out => o.iter_mut().for_each(|o| *o = f(*o, y)),
     };
-    if n >= PAR_MIN {
+    if should_par(n) {
         out.par_chunks_mut(CHUNK).enumerate().for_each(|(c, o)| go(o, c * CHUNK));
     } else {
         go(out, 0);
@@ -278,7 +278,7 @@ fn flat_scalar_lhs<F: Copy + Send + Sync, Fn2: Fn(F, F) -> F + Sync>(x: F, b: Op
         }
         Operand::Out => o.iter_mut().for_each(|o| *o = f(x, *o)),
     };
-    if n >= PAR_MIN {
+    if should_par(n) {
         out.par_chunks_mut(CHUNK).enumerate().for_each(|(c, o)| go(o, c * CHUNK));
     } else {
         go(out, 0);

@@ -66,7 +66,7 @@ pub fn gemm<F: Scalar>(a: MatRef<'_, F>, b: MatRef<'_, F>, beta: F, c: &mut [F])
         c.iter_mut().for_each(|v| *v = if beta == F::zero() { F::zero() } else { *v * beta });
         return;
     }
-    let threads = rayon::current_num_threads();
+    let threads = super::threads();
     let work = m * n * k;
     let cp = SendPtr(c.as_mut_ptr());
     let run = |i0: usize, i1: usize, j0: usize, j1: usize| {

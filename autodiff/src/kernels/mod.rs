@@ -9,5 +9,35 @@ pub mod reduce;
 /// than it saves on small tensors.
 pub const PAR_MIN: usize = 1 << 15;
 
+std::thread_local! {
+    static SERIAL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether a kernel over `n` elements should split its work across threads: above
+/// [`PAR_MIN`], when the current context has more than one thread. A single-threaded session
+/// runs kernels on the caller's thread and must not spill into rayon's global pool.
+#[inline]
+pub fn should_par(n: usize) -> bool {
+    n >= PAR_MIN && threads() > 1
+}
+
+/// Threads available to the kernel running now (1 inside a single-threaded session).
+#[inline]
+pub fn threads() -> usize {
+    if SERIAL.with(|s| s.get()) {
+        1
+    } else {
+        rayon::current_num_threads()
+    }
+}
+
+/// Runs `f` with kernels confined to the calling thread.
+pub fn serial<R>(f: impl FnOnce() -> R) -> R {
+    let old = SERIAL.with(|s| s.replace(true));
+    let r = f();
+    SERIAL.with(|s| s.set(old));
+    r
+}
+
 /// Elements per parallel chunk. Fixed, so results never depend on the number of threads.
 pub const CHUNK: usize = 1 << 13;

@@ -6,7 +6,7 @@ use std::fmt::Debug;
 
 use rayon::prelude::*;
 
-use crate::kernels::PAR_MIN;
+use crate::kernels::should_par;
 use crate::rng::{block_key, CounterRng, BLOCK};
 use crate::scalar::Scalar;
 
@@ -34,7 +34,7 @@ pub(crate) fn fill_blocks<F: Scalar>(sampler: &dyn Sampler<F>, out: &mut [F], se
         let mut rng = CounterRng::new(block_key(seed, key, step, b as u64));
         sampler.fill(chunk, &mut rng);
     };
-    if out.len() >= PAR_MIN {
+    if should_par(out.len()) {
         out.par_chunks_mut(BLOCK).enumerate().for_each(go);
     } else {
         out.chunks_mut(BLOCK).enumerate().for_each(go);

@@ -1,0 +1,83 @@
+//! `autodiff` group: the matmul op against raw matrixmultiply, and the per-node overhead of a run.
+
+use autodiff::kernels::matmul::gemm_serial;
+use autodiff::prelude::*;
+
+use super::median_us;
+use crate::json::Json;
+
+const SHAPES: &[(usize, usize, usize)] = &[(256, 256, 256), (512, 512, 512), (1024, 1024, 1024), (128, 784, 400)];
+
+fn data(n: usize, salt: usize) -> Vec<f32> {
+    (0..n).map(|i| ((i * 7919 + salt) % 1009) as f32 / 1009.0 - 0.5).collect()
+}
+
+fn reps(m: usize, k: usize, n: usize) -> usize {
+    let flops = (2 * m * k * n) as f64;
+    ((2e10 / flops) as usize).clamp(5, 200)
+}
+
+/// GFLOP/s of raw single-threaded matrixmultiply sgemm.
+fn raw_gflops(m: usize, k: usize, n: usize) -> f64 {
+    let (a, b) = (data(m * k, 1), data(k * n, 2));
+    let mut c = vec![0.0f32; m * n];
+    let us = median_us(3, reps(m, k, n), || gemm_serial(m, k, n, &a, &b, &mut c));
+    2.0 * (m * k * n) as f64 / us / 1e3
+}
+
+/// GFLOP/s of the graph's matmul op in a session with `threads` kernel threads.
+fn op_gflops(m: usize, k: usize, n: usize, threads: usize) -> f64 {
+    let g = Graph::<f32>::new();
+    let a = g.input("a", [m, k]);
+    let b = g.input("b", [k, n]);
+    let plan = g.compile(&[matmul(a, b)]).unwrap();
+    let mut s = Session::with_options(plan, 0, SessionOptions { threads: Some(threads), check_finite: false });
+    let (ad, bd) = (data(m * k, 1), data(k * n, 2));
+    let store = ParamStore::new(0);
+    let us = median_us(3, reps(m, k, n), || {
+        s.run(&store, &[("a", &ad), ("b", &bd)]).unwrap();
+    });
+    2.0 * (m * k * n) as f64 / us / 1e3
+}
+
+/// Run time per node of a chain of 1,000 small elementwise nodes.
+fn node_overhead_ns() -> f64 {
+    let g = Graph::<f32>::new();
+    let x = g.input("x", [16]);
+    let mut y = x;
+    for i in 0..1000 {
+        y = if i % 2 == 0 { y * 1.0001 } else { y + 0.5 };
+    }
+    let plan = g.compile(&[y]).unwrap();
+    let nodes = plan.op_names().len();
+    let mut s = Session::with_options(plan, 0, SessionOptions { threads: Some(1), check_finite: false });
+    let xs = vec![1.0f32; 16];
+    let store = ParamStore::new(0);
+    let us = median_us(20, 200, || {
+        s.run(&store, &[("x", &xs)]).unwrap();
+    });
+    us * 1e3 / nodes as f64
+}
+
+pub fn run() -> Json {
+    println!("autodiff: matmul op vs raw matrixmultiply (f32, GFLOP/s; raw = single-threaded sgemm)");
+    println!("{:>16} {:>8} {:>10} {:>10} {:>8}", "shape", "threads", "op", "raw", "op/raw");
+    let mut rows = Vec::new();
+    for &(m, k, n) in SHAPES {
+        let raw = raw_gflops(m, k, n);
+        for threads in [1, 2] {
+            let op = op_gflops(m, k, n, threads);
+            let shape = format!("{m}x{k}x{n}");
+            println!("{shape:>16} {threads:>8} {op:>10.1} {raw:>10.1} {:>8.3}", op / raw);
+            rows.push(Json::obj(vec![
+                ("shape", Json::Str(shape)),
+                ("threads", Json::Int(threads as i64)),
+                ("op_gflops", Json::Num(op)),
+                ("raw_gflops", Json::Num(raw)),
+            ]));
+        }
+    }
+    let overhead = node_overhead_ns();
+    println!("per-node overhead of a run: {overhead:.1} ns/node (1,000 elementwise nodes on [16])");
+    Json::obj(vec![("matmul", Json::Arr(rows)), ("node_overhead_ns", Json::Num(overhead))])
+}
