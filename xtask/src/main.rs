@@ -35,8 +35,11 @@ fn cargo(args: &[&str], env: &[(&str, &str)]) -> bool {
     c.status().map(|s| s.success()).unwrap_or(false)
 }
 
+/// A cargo invocation: its arguments and extra environment.
+type Step<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>);
+
 fn ci() -> ExitCode {
-    let mut steps: Vec<(Vec<&str>, Vec<(&str, &str)>)> = vec![
+    let mut steps: Vec<Step> = vec![
         (vec!["fmt", "--all", "--", "--check"], vec![]),
         (vec!["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"], vec![]),
         (vec!["test", "--workspace"], vec![]),
