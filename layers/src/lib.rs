@@ -1,7 +1,42 @@
 //! # layers
 //!
-//! Variational layers for Bayesian neural networks.
+//! Variational layers for Bayesian neural networks, ported from TensorFlow Probability's
+//! `tfp.layers` (and R's `tfprobability`) with the same math and defaults: DenseFlipout,
+//! DenseReparameterization, DenseLocalReparameterization and DenseVariational, a deterministic
+//! Dense layer, models with ELBO training, Monte-Carlo prediction, and checkpoints.
+//!
+//! Each layer registers its KL divergence as a loss; [`elbo_loss`] divides the total by the
+//! number of training examples exactly once.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod activation;
+pub mod builders;
 pub mod checkpoint;
+pub mod data;
+pub mod dense;
+pub mod divergence;
+pub mod elbo;
+pub mod estimators;
+pub mod layer;
+pub mod likelihood;
+pub mod linear_map;
+pub mod model;
+pub mod sequential;
+pub mod tensor_fn;
+pub mod variational;
+
+pub use activation::Activation;
+pub use builders::{DistFn, DistributionFn, MeanFieldNormal, NormalPrior, PointEstimate, ScaleMixturePrior, TrainableNormalPrior};
+pub use data::Dataset;
+pub use dense::Dense;
+pub use divergence::Divergence;
+pub use elbo::elbo_loss;
+pub use estimators::{Flipout, KernelEstimator, LocalReparameterization, Reparameterization};
+pub use layer::{build_layer, Layer, LayerCx, Loss, LossKind, Mode};
+pub use likelihood::Likelihood;
+pub use linear_map::{DenseMap, LinearMap};
+pub use model::{EpochStats, FitOptions, McPrediction, Model, ModelError};
+pub use sequential::Sequential;
+pub use tensor_fn::TensorFn;
+pub use variational::{DenseFlipout, DenseLocalReparameterization, DenseReparameterization, Regularizer, Variational};

@@ -1,0 +1,396 @@
+//! A model: a network, its likelihood head and its parameters, with training (ELBO), evaluation
+//! and prediction (single stochastic passes, the posterior mean, and Monte-Carlo predictive
+//! mean, spread and entropy, run in parallel on one compiled plan).
+
+use std::fmt;
+use std::time::Instant;
+
+use autodiff::optim::{OptimError, Optimizer};
+use autodiff::prelude::*;
+use rayon::prelude::*;
+use smallvec::SmallVec;
+
+use crate::data::{shuffle, Dataset};
+use crate::elbo::elbo_loss;
+use crate::layer::{build_layer, Layer, LayerCx, Mode};
+use crate::likelihood::Likelihood;
+
+/// Why training or prediction failed.
+#[derive(Debug)]
+pub enum ModelError {
+    /// Building or compiling a graph failed (a shape mistake in the model).
+    Graph(GraphError),
+    /// Running a plan failed.
+    Run(RunError),
+    /// The optimizer refused a step.
+    Optim(OptimError),
+    /// The data do not fit the model.
+    Data(String),
+}
+
+impl fmt::Display for ModelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ModelError::Graph(e) => write!(f, "building the model: {e}"),
+            ModelError::Run(e) => write!(f, "running the model: {e}"),
+            ModelError::Optim(e) => write!(f, "optimizer: {e}"),
+            ModelError::Data(e) => write!(f, "data: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ModelError {}
+
+impl From<GraphError> for ModelError {
+    fn from(e: GraphError) -> Self {
+        ModelError::Graph(e)
+    }
+}
+impl From<RunError> for ModelError {
+    fn from(e: RunError) -> Self {
+        ModelError::Run(e)
+    }
+}
+impl From<OptimError> for ModelError {
+    fn from(e: OptimError) -> Self {
+        ModelError::Optim(e)
+    }
+}
+
+/// A network with a likelihood head and its parameter store.
+pub struct Model<F: Scalar> {
+    net: Box<dyn Layer<F>>,
+    likelihood: Likelihood,
+    input_dims: Vec<usize>,
+    output_dims: Vec<usize>,
+    store: ParamStore<F>,
+}
+
+/// Options of [`Model::fit`].
+#[derive(Clone, Debug)]
+pub struct FitOptions {
+    /// Passes over the training data.
+    pub epochs: usize,
+    /// Examples per step (the last batch of an epoch may be smaller).
+    pub batch_size: usize,
+    /// Shuffle the examples every epoch.
+    pub shuffle: bool,
+    /// Seed of the shuffling and of the training noise.
+    pub seed: u64,
+    /// Kernel threads of the training session (`None`: the default).
+    pub threads: Option<usize>,
+}
+
+impl Default for FitOptions {
+    fn default() -> Self {
+        FitOptions { epochs: 10, batch_size: 32, shuffle: true, seed: 0, threads: None }
+    }
+}
+
+/// What one epoch of training measured.
+#[derive(Clone, Debug)]
+pub struct EpochStats {
+    /// Epoch index, from 0.
+    pub epoch: usize,
+    /// Mean negative ELBO per example over the epoch's steps.
+    pub loss: f64,
+    /// Mean negative log-likelihood per example.
+    pub nll: f64,
+    /// The KL term (sum of the layers' divergences) at the last step, before dividing by N.
+    pub kl: f64,
+    /// Steps taken.
+    pub steps: usize,
+    /// Wall time of the epoch in seconds.
+    pub seconds: f64,
+}
+
+/// Monte-Carlo predictive summaries over `samples` stochastic passes, per output element.
+#[derive(Clone, Debug)]
+pub struct McPrediction {
+    /// Number of passes.
+    pub samples: usize,
+    /// Per-example dims of `mean`.
+    pub dims: Vec<usize>,
+    /// Predictive mean: of the Normal mean for regression, of the class probabilities for
+    /// classification.
+    pub mean: Vec<f64>,
+    /// Predictive standard deviation. Regression: of the mixture of the passes' Normals
+    /// (aleatoric and epistemic); classification: across passes of each probability.
+    pub stddev: Vec<f64>,
+    /// Regression only: the spread of the passes' means (the epistemic part).
+    pub epistemic_stddev: Option<Vec<f64>>,
+    /// Classification only: the entropy (nats) of the mean predictive distribution, per example.
+    pub entropy: Option<Vec<f64>>,
+}
+
+impl<F: Scalar> Model<F> {
+    /// A model of `net` on inputs of per-example shape `input_dims`, with parameters created and
+    /// initialised from `seed`. Builds the network once, so shape mistakes surface here.
+    pub fn new(net: impl Layer<F> + 'static, input_dims: &[usize], likelihood: Likelihood, seed: u64) -> Result<Self, ModelError> {
+        let mut m = Model {
+            net: Box::new(net),
+            likelihood,
+            input_dims: input_dims.to_vec(),
+            output_dims: vec![],
+            store: ParamStore::new(seed),
+        };
+        let g = Graph::<F>::new();
+        let mut cx = LayerCx::new(&g, &mut m.store, Mode::Sample);
+        let x = g.input("x", Shape::batched(input_dims));
+        let out = build_layer(m.net.as_ref(), x, &mut cx);
+        let _ = m.likelihood.predictive(out, &mut cx);
+        drop(cx);
+        g.check()?;
+        let s = out.shape();
+        m.output_dims = s.dims()[1..].iter().map(|d| d.fixed().unwrap_or(0)).collect();
+        Ok(m)
+    }
+
+    /// The parameters.
+    pub fn store(&self) -> &ParamStore<F> {
+        &self.store
+    }
+    /// The parameters, mutably (for loading checkpoints or editing weights).
+    pub fn store_mut(&mut self) -> &mut ParamStore<F> {
+        &mut self.store
+    }
+    /// The likelihood head.
+    pub fn likelihood(&self) -> Likelihood {
+        self.likelihood
+    }
+    /// Per-example output dims of the network.
+    pub fn output_dims(&self) -> &[usize] {
+        &self.output_dims
+    }
+    /// Per-example label dims.
+    pub fn label_dims(&self) -> Vec<usize> {
+        self.likelihood.label_dims(&self.output_dims)
+    }
+
+    /// The training plan: fetches `[loss, mean nll, kl, grads...]`, and the parameters the
+    /// gradients belong to.
+    pub fn training_plan(&mut self, num_examples: usize) -> Result<(Plan<F>, Vec<ParamId>), ModelError> {
+        let label_dims = self.label_dims();
+        let g = Graph::<F>::new();
+        let mut cx = LayerCx::new(&g, &mut self.store, Mode::Sample);
+        let x = g.input("x", Shape::batched(&self.input_dims));
+        let y = g.input("y", Shape::batched(&label_dims));
+        let out = build_layer(self.net.as_ref(), x, &mut cx);
+        let nll = self.likelihood.nll(out, y, &mut cx);
+        let kl = match (cx.total_divergence(), cx.total_regularization()) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        };
+        let loss = elbo_loss(nll, kl, num_examples);
+        let params = cx.trainable_params();
+        drop(cx);
+        let tensors: Vec<Tensor<'_, F>> = params.iter().map(|p| p.1).collect();
+        let grads = grad(loss, &tensors);
+        let mut fetch = vec![loss, reduce_mean(nll, &[0], false), kl.unwrap_or_else(|| g.scalar(0.0))];
+        fetch.extend(grads);
+        let plan = g.compile(&fetch)?;
+        Ok((plan, params.iter().map(|p| p.0).collect()))
+    }
+
+    /// Trains by minimising the negative ELBO per example (see [`elbo_loss`]), calling
+    /// `on_epoch` after every epoch. Returns the per-epoch statistics.
+    pub fn fit(
+        &mut self,
+        data: &Dataset<F>,
+        opts: &FitOptions,
+        optimizer: &mut dyn Optimizer<F>,
+        mut on_epoch: impl FnMut(&EpochStats),
+    ) -> Result<Vec<EpochStats>, ModelError> {
+        self.check_data(data)?;
+        if opts.batch_size == 0 {
+            return Err(ModelError::Data("batch_size must be at least 1".into()));
+        }
+        let (plan, params) = self.training_plan(data.len())?;
+        let mut session =
+            Session::with_options(plan, opts.seed, SessionOptions { threads: opts.threads, check_finite: false });
+        let mut order: Vec<usize> = (0..data.len()).collect();
+        let (mut xb, mut yb) = (Vec::new(), Vec::new());
+        let mut history = Vec::with_capacity(opts.epochs);
+        for epoch in 0..opts.epochs {
+            let t0 = Instant::now();
+            if opts.shuffle {
+                order.iter_mut().enumerate().for_each(|(i, o)| *o = i);
+                shuffle(&mut order, opts.seed, epoch as u64);
+            }
+            let (mut loss_sum, mut nll_sum, mut kl, mut seen, mut steps) = (0.0, 0.0, 0.0, 0usize, 0usize);
+            for batch in order.chunks(opts.batch_size) {
+                data.gather_into(batch, &mut xb, &mut yb);
+                let out = session.run(&self.store, &[("x", &xb), ("y", &yb)])?;
+                let b = batch.len() as f64;
+                loss_sum += out.scalar(0).to_f64_lossless() * b;
+                nll_sum += out.scalar(1).to_f64_lossless() * b;
+                kl = out.scalar(2).to_f64_lossless();
+                seen += batch.len();
+                steps += 1;
+                let grads: SmallVec<[(ParamId, &[F]); 32]> =
+                    params.iter().enumerate().map(|(i, &id)| (id, out.get(3 + i))).collect();
+                optimizer.step(&mut self.store, &grads)?;
+            }
+            let stats = EpochStats {
+                epoch,
+                loss: loss_sum / seen as f64,
+                nll: nll_sum / seen as f64,
+                kl,
+                steps,
+                seconds: t0.elapsed().as_secs_f64(),
+            };
+            on_epoch(&stats);
+            history.push(stats);
+        }
+        Ok(history)
+    }
+
+    fn check_data(&self, data: &Dataset<F>) -> Result<(), ModelError> {
+        if data.x_dims != self.input_dims {
+            return Err(ModelError::Data(format!(
+                "inputs have per-example shape {:?}, the model expects {:?}",
+                data.x_dims, self.input_dims
+            )));
+        }
+        if data.y_width() != self.label_dims().iter().product::<usize>() {
+            return Err(ModelError::Data(format!(
+                "labels have per-example shape {:?}, the {:?} head expects {:?}",
+                data.y_dims,
+                self.likelihood,
+                self.label_dims()
+            )));
+        }
+        if data.is_empty() {
+            return Err(ModelError::Data("the data set is empty".into()));
+        }
+        Ok(())
+    }
+
+    /// A plan computing the predictive distribution of one pass: fetches the mean (or class
+    /// probabilities) and, for Normal heads, the scale. `Mode::Mean` gives the posterior-mean
+    /// network; `Mode::Sample` a stochastic pass.
+    pub fn prediction_plan(&mut self, mode: Mode) -> Result<Plan<F>, ModelError> {
+        let g = Graph::<F>::new();
+        let mut cx = LayerCx::new(&g, &mut self.store, mode);
+        let x = g.input("x", Shape::batched(&self.input_dims));
+        let out = build_layer(self.net.as_ref(), x, &mut cx);
+        let p = self.likelihood.predictive(out, &mut cx);
+        drop(cx);
+        let mut fetch = vec![p.mean];
+        fetch.extend(p.scale);
+        Ok(g.compile(&fetch)?)
+    }
+
+    /// One pass over `x`: the posterior-mean network (`Mode::Mean`) or the stochastic pass of
+    /// run `step` (`Mode::Sample`). Returns the mean (or probabilities) and, for Normal heads,
+    /// the scale.
+    pub fn predict(&mut self, x: &[F], mode: Mode, step: u64) -> Result<(Vec<F>, Option<Vec<F>>), ModelError> {
+        let plan = self.prediction_plan(mode)?;
+        let mut s = Session::new(plan, self.store.seed());
+        let out = s.run_at_step(step, &self.store, &[("x", x)])?;
+        let scale = (out.len() > 1).then(|| out[1].to_vec());
+        Ok((out[0].to_vec(), scale))
+    }
+
+    /// Monte-Carlo prediction over `samples` stochastic passes (steps `0..samples` of a session
+    /// keyed by `seed`), run in parallel on one compiled plan.
+    pub fn predict_mc(&mut self, x: &[F], samples: usize, seed: u64) -> Result<McPrediction, ModelError> {
+        let plan = self.prediction_plan(Mode::Sample)?;
+        let width: usize = self.output_dims.iter().product();
+        let dims = match self.likelihood {
+            Likelihood::NormalHeteroscedastic => self.label_dims(),
+            _ => self.output_dims.clone(),
+        };
+        let width = if matches!(self.likelihood, Likelihood::NormalHeteroscedastic) { width / 2 } else { width };
+        if width == 0 || !x.len().is_multiple_of(self.input_dims.iter().product::<usize>()) {
+            return Err(ModelError::Data(format!(
+                "{} input values are not a whole number of examples of shape {:?}",
+                x.len(),
+                self.input_dims
+            )));
+        }
+        let store = &self.store;
+        let threads = autodiff::default_threads().max(1);
+        let chunks: Vec<Vec<u64>> = (0..threads)
+            .map(|t| (0..samples as u64).filter(|s| *s as usize % threads == t).collect())
+            .filter(|v: &Vec<u64>| !v.is_empty())
+            .collect();
+        // Each worker runs its own single-threaded session on the shared plan.
+        let per_worker: Vec<Result<Vec<(u64, Vec<F>, Option<Vec<F>>)>, RunError>> = chunks
+            .par_iter()
+            .map(|steps| {
+                let mut s = Session::with_options(plan.clone(), seed, SessionOptions { threads: Some(1), check_finite: false });
+                steps
+                    .iter()
+                    .map(|&k| {
+                        let out = s.run_at_step(k, store, &[("x", x)])?;
+                        Ok((k, out[0].to_vec(), (out.len() > 1).then(|| out[1].to_vec())))
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut passes = Vec::with_capacity(samples);
+        for r in per_worker {
+            passes.extend(r?);
+        }
+        passes.sort_by_key(|p| p.0);
+        Ok(summarize(self.likelihood, passes, dims, samples))
+    }
+}
+
+fn summarize<F: Scalar>(
+    likelihood: Likelihood,
+    passes: Vec<(u64, Vec<F>, Option<Vec<F>>)>,
+    dims: Vec<usize>,
+    samples: usize,
+) -> McPrediction {
+    let n = passes.first().map(|p| p.1.len()).unwrap_or(0);
+    let k = samples.max(1) as f64;
+    let mut mean = vec![0.0; n];
+    let mut sq = vec![0.0; n];
+    let mut var_alea = vec![0.0; n];
+    for (_, m, s) in &passes {
+        for i in 0..n {
+            let v = m[i].to_f64_lossless();
+            mean[i] += v / k;
+            sq[i] += v * v / k;
+            if let Some(s) = s {
+                let sd = s[i].to_f64_lossless();
+                var_alea[i] += sd * sd / k;
+            }
+        }
+    }
+    let epistemic: Vec<f64> = (0..n).map(|i| (sq[i] - mean[i] * mean[i]).max(0.0)).collect();
+    if likelihood.is_classification() {
+        let entropy = match likelihood {
+            Likelihood::Categorical => {
+                let c = dims.last().copied().unwrap_or(1).max(1);
+                mean.chunks(c).map(|p| -p.iter().filter(|&&q| q > 0.0).map(|&q| q * q.ln()).sum::<f64>()).collect()
+            }
+            _ => mean
+                .iter()
+                .map(|&p| {
+                    let h = |q: f64| if q > 0.0 { -q * q.ln() } else { 0.0 };
+                    h(p) + h(1.0 - p)
+                })
+                .collect(),
+        };
+        McPrediction {
+            samples,
+            dims,
+            mean,
+            stddev: epistemic.iter().map(|v| v.sqrt()).collect(),
+            epistemic_stddev: None,
+            entropy: Some(entropy),
+        }
+    } else {
+        McPrediction {
+            samples,
+            dims,
+            stddev: (0..n).map(|i| (var_alea[i] + epistemic[i]).sqrt()).collect(),
+            epistemic_stddev: Some(epistemic.iter().map(|v| v.sqrt()).collect()),
+            mean,
+            entropy: None,
+        }
+    }
+}
