@@ -212,3 +212,41 @@ impl<F: Scalar> DistributionFn<F> for ScaleMixturePrior {
         Box::new(Independent::new(Box::new(mix), shape.len()))
     }
 }
+
+/// A full-covariance multivariate Normal over a vector `[n]` (for [`DenseVariational`](crate::dense_variational::DenseVariational)):
+/// `loc [n]` and a raw `[n, n]` matrix whose strict lower triangle is the scale's and whose
+/// diagonal is `eps + softplus(raw diagonal)`. Initialised like the mean-field posterior: loc
+/// `N(0, 0.1²)`, off-diagonal 0 and diagonal ρ `N(−3, 0.1²)`.
+#[derive(Clone, Copy, Debug)]
+pub struct MvnTriLPosterior {
+    /// Initializer of the loc.
+    pub loc_init: Init,
+    /// Initializer of the untransformed diagonal.
+    pub untransformed_diag_init: Init,
+}
+
+impl Default for MvnTriLPosterior {
+    fn default() -> Self {
+        MvnTriLPosterior {
+            loc_init: Init::Normal { mean: 0.0, std: 0.1 },
+            untransformed_diag_init: Init::Normal { mean: -3.0, std: 0.1 },
+        }
+    }
+}
+
+impl<F: Scalar> DistributionFn<F> for MvnTriLPosterior {
+    fn build<'g>(
+        &self,
+        cx: &mut LayerCx<'g, '_, F>,
+        name: &str,
+        shape: &[usize],
+        trainable: bool,
+    ) -> Box<dyn Distribution<'g, F> + 'g> {
+        let n: usize = shape.iter().product();
+        let loc = cx.param(&format!("{name}_loc"), &[n], self.loc_init, trainable);
+        let off = cx.param(&format!("{name}_scale_tril_offdiag"), &[n, n], Init::Zeros, trainable);
+        let diag = cx.param(&format!("{name}_untransformed_scale_diag"), &[n], self.untransformed_diag_init, trainable);
+        let tril = matrix_set_diag(band_part(off, -1, 0), scale_from_untransformed(diag));
+        Box::new(distributions::MultivariateNormalTriL::new(loc, tril))
+    }
+}

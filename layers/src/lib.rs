@@ -15,6 +15,7 @@ pub mod builders;
 pub mod checkpoint;
 pub mod data;
 pub mod dense;
+pub mod dense_variational;
 pub mod divergence;
 pub mod elbo;
 pub mod estimators;
@@ -27,9 +28,13 @@ pub mod tensor_fn;
 pub mod variational;
 
 pub use activation::Activation;
-pub use builders::{DistFn, DistributionFn, MeanFieldNormal, NormalPrior, PointEstimate, ScaleMixturePrior, TrainableNormalPrior};
+pub use builders::{
+    DistFn, DistributionFn, MeanFieldNormal, MvnTriLPosterior, NormalPrior, PointEstimate, ScaleMixturePrior,
+    TrainableNormalPrior,
+};
 pub use data::Dataset;
 pub use dense::Dense;
+pub use dense_variational::DenseVariational;
 pub use divergence::Divergence;
 pub use elbo::elbo_loss;
 pub use estimators::{Flipout, KernelEstimator, LocalReparameterization, Reparameterization};
