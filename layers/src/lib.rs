@@ -41,7 +41,7 @@ pub use estimators::{Flipout, KernelEstimator, LocalReparameterization, Reparame
 pub use layer::{build_layer, Layer, LayerCx, Loss, LossKind, Mode};
 pub use likelihood::Likelihood;
 pub use linear_map::{DenseMap, LinearMap};
-pub use model::{EpochStats, FitOptions, McPrediction, Model, ModelError};
+pub use model::{EpochStats, FitOptions, McPrediction, Model, ModelError, Pass};
 pub use sequential::Sequential;
 pub use tensor_fn::TensorFn;
 pub use variational::{DenseFlipout, DenseLocalReparameterization, DenseReparameterization, Regularizer, Variational};

@@ -292,39 +292,29 @@ impl<F: Scalar> Model<F> {
         Ok((out[0].to_vec(), scale))
     }
 
-    /// Monte-Carlo prediction over `samples` stochastic passes (steps `0..samples` of a session
-    /// keyed by `seed`), run in parallel on one compiled plan.
-    pub fn predict_mc(&mut self, x: &[F], samples: usize, seed: u64) -> Result<McPrediction, ModelError> {
-        let plan = self.prediction_plan(Mode::Sample)?;
-        let width: usize = self.output_dims.iter().product();
-        let dims = match self.likelihood {
-            Likelihood::NormalHeteroscedastic => self.label_dims(),
-            _ => self.output_dims.clone(),
-        };
-        let width = if matches!(self.likelihood, Likelihood::NormalHeteroscedastic) { width / 2 } else { width };
-        if width == 0 || !x.len().is_multiple_of(self.input_dims.iter().product::<usize>()) {
+    /// `samples` stochastic passes over `x` (steps `0..samples` of a session keyed by `seed`),
+    /// run in parallel on one compiled plan, each worker with its own single-threaded session.
+    pub fn mc_passes(&mut self, x: &[F], samples: usize, seed: u64) -> Result<Vec<Pass<F>>, ModelError> {
+        let width: usize = self.input_dims.iter().product();
+        if width == 0 || x.is_empty() || !x.len().is_multiple_of(width) {
             return Err(ModelError::Data(format!(
                 "{} input values are not a whole number of examples of shape {:?}",
                 x.len(),
                 self.input_dims
             )));
         }
+        let plan = self.prediction_plan(Mode::Sample)?;
         let store = &self.store;
-        let threads = autodiff::default_threads().max(1);
-        let chunks: Vec<Vec<u64>> = (0..threads)
-            .map(|t| (0..samples as u64).filter(|s| *s as usize % threads == t).collect())
-            .filter(|v: &Vec<u64>| !v.is_empty())
-            .collect();
-        // Each worker runs its own single-threaded session on the shared plan.
-        let per_worker: Vec<Result<Vec<(u64, Vec<F>, Option<Vec<F>>)>, RunError>> = chunks
-            .par_iter()
-            .map(|steps| {
+        let workers = autodiff::default_threads().clamp(1, samples.max(1));
+        let per_worker: Vec<Result<Vec<Pass<F>>, RunError>> = (0..workers)
+            .into_par_iter()
+            .map(|w| {
                 let mut s = Session::with_options(plan.clone(), seed, SessionOptions { threads: Some(1), check_finite: false });
-                steps
-                    .iter()
-                    .map(|&k| {
-                        let out = s.run_at_step(k, store, &[("x", x)])?;
-                        Ok((k, out[0].to_vec(), (out.len() > 1).then(|| out[1].to_vec())))
+                (w as u64..samples as u64)
+                    .step_by(workers)
+                    .map(|step| {
+                        let out = s.run_at_step(step, store, &[("x", x)])?;
+                        Ok(Pass { step, mean: out[0].to_vec(), scale: (out.len() > 1).then(|| out[1].to_vec()) })
                     })
                     .collect()
             })
@@ -333,23 +323,49 @@ impl<F: Scalar> Model<F> {
         for r in per_worker {
             passes.extend(r?);
         }
-        passes.sort_by_key(|p| p.0);
-        Ok(summarize(self.likelihood, passes, dims, samples))
+        passes.sort_by_key(|p| p.step);
+        Ok(passes)
+    }
+
+    /// Monte-Carlo predictive mean, spread and (for classifiers) entropy over `samples`
+    /// stochastic passes; see [`Model::mc_passes`].
+    pub fn predict_mc(&mut self, x: &[F], samples: usize, seed: u64) -> Result<McPrediction, ModelError> {
+        let passes = self.mc_passes(x, samples, seed)?;
+        let dims = match self.likelihood {
+            Likelihood::NormalHeteroscedastic => self.label_dims(),
+            _ => self.output_dims.clone(),
+        };
+        Ok(summarize(self.likelihood, &passes, dims))
     }
 }
 
-fn summarize<F: Scalar>(
-    likelihood: Likelihood,
-    passes: Vec<(u64, Vec<F>, Option<Vec<F>>)>,
-    dims: Vec<usize>,
-    samples: usize,
-) -> McPrediction {
-    let n = passes.first().map(|p| p.1.len()).unwrap_or(0);
+/// One stochastic pass of [`Model::mc_passes`].
+#[derive(Clone, Debug)]
+pub struct Pass<F> {
+    /// The run's step (its noise).
+    pub step: u64,
+    /// The mean (Normal heads) or class probabilities.
+    pub mean: Vec<F>,
+    /// The scale (Normal heads).
+    pub scale: Option<Vec<F>>,
+}
+
+impl McPrediction {
+    /// Summarises passes of a model with the given likelihood head; `dims` are the per-example
+    /// dims of each pass's mean.
+    pub fn from_passes<F: Scalar>(likelihood: Likelihood, passes: &[Pass<F>], dims: Vec<usize>) -> McPrediction {
+        summarize(likelihood, passes, dims)
+    }
+}
+
+fn summarize<F: Scalar>(likelihood: Likelihood, passes: &[Pass<F>], dims: Vec<usize>) -> McPrediction {
+    let samples = passes.len();
+    let n = passes.first().map(|p| p.mean.len()).unwrap_or(0);
     let k = samples.max(1) as f64;
     let mut mean = vec![0.0; n];
     let mut sq = vec![0.0; n];
     let mut var_alea = vec![0.0; n];
-    for (_, m, s) in &passes {
+    for Pass { mean: m, scale: s, .. } in passes {
         for i in 0..n {
             let v = m[i].to_f64_lossless();
             mean[i] += v / k;
