@@ -3,6 +3,7 @@
 
 mod add;
 mod add_n;
+mod band_part;
 mod broadcast_to;
 mod div;
 mod fill;
@@ -15,10 +16,12 @@ mod reduce_sum;
 mod reshape;
 mod sub;
 mod sum_to;
+mod tril;
 mod zeros_like;
 
 pub use add::*;
 pub use add_n::*;
+pub use band_part::*;
 pub use broadcast_to::*;
 pub use div::*;
 pub use fill::*;
@@ -31,4 +34,5 @@ pub use reduce_sum::*;
 pub use reshape::*;
 pub use sub::*;
 pub use sum_to::*;
+pub use tril::*;
 pub use zeros_like::*;
