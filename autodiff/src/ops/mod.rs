@@ -17,6 +17,7 @@ mod reduce_sum;
 mod reshape;
 mod sub;
 mod sum_to;
+mod triangular_solve;
 mod tril;
 mod zeros_like;
 
@@ -36,5 +37,6 @@ pub use reduce_sum::*;
 pub use reshape::*;
 pub use sub::*;
 pub use sum_to::*;
+pub use triangular_solve::*;
 pub use tril::*;
 pub use zeros_like::*;
