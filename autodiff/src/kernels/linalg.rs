@@ -23,7 +23,7 @@ where
         return Ok(());
     }
     let count = out.len() / size;
-    if count > 1 && work >= PAR_MIN {
+    if count > 1 && super::should_par(work) {
         let first = out
             .par_chunks_mut(size)
             .with_min_len((CHUNK / size).max(1))
