@@ -279,7 +279,7 @@ mod tests {
     #[test]
     fn for_each_matrix_reports_first_failure_in_parallel() {
         let mut v = vec![0.0f64; 4 * 10_000];
-        let r = for_each_matrix(&mut v, 4, super::PAR_MIN, |b, m| {
+        let r = for_each_matrix(&mut v, 4, crate::kernels::PAR_MIN, |b, m| {
             m[0] = b as f64;
             if b % 3000 == 7 {
                 Err(b)
