@@ -13,6 +13,7 @@ mod reduce_sum;
 mod reshape;
 mod sub;
 mod sum_to;
+mod transpose;
 mod zeros_like;
 
 pub use add::*;
@@ -27,4 +28,5 @@ pub use reduce_sum::*;
 pub use reshape::*;
 pub use sub::*;
 pub use sum_to::*;
+pub use transpose::*;
 pub use zeros_like::*;
