@@ -166,6 +166,16 @@ mod tests {
     }
 
     #[test]
+    fn gather_runs_in_f32() {
+        // Indices up to 2²⁴ are exact in f32; x[3] and x[1] of [0, 0.5, 1, 1.5].
+        let g = Graph::<f32>::new();
+        let x = g.constant(vec![0.0f32, 0.5, 1.0, 1.5], [4]);
+        let y = gather(x, g.constant(vec![3.0f32, 1.0], [2]), 0);
+        let mut s = Session::new(g.compile(&[y]).unwrap(), 0);
+        assert_eq!(s.run(&ParamStore::new(0), &[]).unwrap()[0], [1.5f32, 0.5]);
+    }
+
+    #[test]
     fn gather_shape_error() {
         let g = Graph::<f64>::new();
         let _ = gather(g.input("x", [2, 3]), g.input("i", [4]), 2);

@@ -6,7 +6,8 @@
 //! no-gradient: the output is piecewise constant in `indices` (zero derivative almost
 //! everywhere), so the VJP is `None`.
 //!
-//! Shape: `indices.shape + [depth]`; the batch dimension may be anywhere in `indices`.
+//! Shape: `indices.shape + [depth]`; the batch dimension may be anywhere in `indices`. Values
+//! are exactly 0 and 1.
 
 use crate::error::{OpFailure, ShapeError};
 use crate::graph::Tensor;
