@@ -44,10 +44,12 @@ use crate::scalar::Scalar;
 
 mod adam;
 mod adamw;
+mod rmsprop;
 mod sgd;
 
 pub use adam::Adam;
 pub use adamw::AdamW;
+pub use rmsprop::RmsProp;
 pub use sgd::Sgd;
 
 /// Updates parameters from their gradients.
