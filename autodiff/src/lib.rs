@@ -62,7 +62,7 @@ pub use shape::{Dim, Shape, B};
 /// Everything needed to build, differentiate and run graphs.
 pub mod prelude {
     pub use crate::ops::*;
-    pub use crate::optim::{Adam, AdamW, OptimError, Optimizer, RmsProp, Sgd};
+    pub use crate::optim::{Adam, AdamW, ClipByGlobalNorm, OptimError, Optimizer, RmsProp, Sgd};
     pub use crate::random::{Bernoulli, Rademacher, StandardNormal, Uniform};
     pub use crate::{
         grad, vjp, Dim, Graph, GraphError, Init, ParamId, ParamStore, Plan, RunError, Scalar, Session, SessionOptions,

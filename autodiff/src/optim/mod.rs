@@ -44,11 +44,13 @@ use crate::scalar::Scalar;
 
 mod adam;
 mod adamw;
+mod clip;
 mod rmsprop;
 mod sgd;
 
 pub use adam::Adam;
 pub use adamw::AdamW;
+pub use clip::{global_norm, ClipByGlobalNorm};
 pub use rmsprop::RmsProp;
 pub use sgd::Sgd;
 
