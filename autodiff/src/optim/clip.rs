@@ -26,7 +26,7 @@
 use rayon::prelude::*;
 
 use super::{check_grads, check_hyper, with_ftz, OptimError, Optimizer};
-use crate::kernels::{CHUNK, PAR_MIN};
+use crate::kernels::{should_par, CHUNK, PAR_MIN};
 use crate::params::{ParamId, ParamStore};
 use crate::scalar::Scalar;
 
@@ -82,7 +82,7 @@ fn chunk_sum_squares<F: Scalar>(x: &[F]) -> f64 {
 /// `Σ x²` in `f64`: chunk sums added in chunk order, however many threads compute them.
 fn sum_squares<F: Scalar>(x: &[F]) -> f64 {
     let mut acc = 0.0;
-    if x.len() >= PAR_MIN {
+    if should_par(x.len()) {
         let mut partial = [0.0f64; GROUP];
         for group in x.chunks(GROUP * CHUNK) {
             let k = group.len().div_ceil(CHUNK);

@@ -38,7 +38,7 @@ use std::fmt;
 
 use rayon::prelude::*;
 
-use crate::kernels::{ftz, CHUNK, PAR_MIN};
+use crate::kernels::{ftz, should_par, CHUNK, PAR_MIN};
 use crate::params::{ParamId, ParamStore};
 use crate::scalar::Scalar;
 
@@ -390,7 +390,7 @@ pub(crate) fn with_ftz<R>(f: impl FnOnce() -> R) -> R {
 /// Runs `k(p, g)` over the parameter in chunks.
 pub(crate) fn update0<F: Scalar>(p: &mut [F], g: &[F], k: impl Fn(&mut [F], &[F]) + Sync) {
     debug_assert_eq!(p.len(), g.len());
-    if p.len() >= PAR_MIN {
+    if should_par(p.len()) {
         p.par_chunks_mut(CHUNK).zip(g.par_chunks(CHUNK)).for_each(|(p, g)| with_ftz(|| k(p, g)));
     } else {
         with_ftz(|| k(p, g));
@@ -400,7 +400,7 @@ pub(crate) fn update0<F: Scalar>(p: &mut [F], g: &[F], k: impl Fn(&mut [F], &[F]
 /// Runs `k(p, g, a)` over the parameter in chunks.
 pub(crate) fn update1<F: Scalar>(p: &mut [F], g: &[F], a: &mut [F], k: impl Fn(&mut [F], &[F], &mut [F]) + Sync) {
     debug_assert!(p.len() == g.len() && p.len() == a.len());
-    if p.len() >= PAR_MIN {
+    if should_par(p.len()) {
         p.par_chunks_mut(CHUNK)
             .zip(g.par_chunks(CHUNK))
             .zip(a.par_chunks_mut(CHUNK))
@@ -419,7 +419,7 @@ pub(crate) fn update2<F: Scalar>(
     k: impl Fn(&mut [F], &[F], &mut [F], &mut [F]) + Sync,
 ) {
     debug_assert!(p.len() == g.len() && p.len() == a.len() && p.len() == b.len());
-    if p.len() >= PAR_MIN {
+    if should_par(p.len()) {
         p.par_chunks_mut(CHUNK)
             .zip(g.par_chunks(CHUNK))
             .zip(a.par_chunks_mut(CHUNK))
@@ -440,7 +440,7 @@ pub(crate) fn update3<F: Scalar>(
     k: impl Fn(&mut [F], &[F], &mut [F], &mut [F], &mut [F]) + Sync,
 ) {
     debug_assert!(p.len() == g.len() && p.len() == a.len() && p.len() == b.len() && p.len() == c.len());
-    if p.len() >= PAR_MIN {
+    if should_par(p.len()) {
         p.par_chunks_mut(CHUNK)
             .zip(g.par_chunks(CHUNK))
             .zip(a.par_chunks_mut(CHUNK))
