@@ -26,7 +26,7 @@
 use rayon::prelude::*;
 
 use super::{check_grads, check_hyper, with_ftz, OptimError, Optimizer};
-use crate::kernels::{should_par, CHUNK, PAR_MIN};
+use crate::kernels::{should_par, CHUNK};
 use crate::params::{ParamId, ParamStore};
 use crate::scalar::Scalar;
 
@@ -191,7 +191,7 @@ mod tests {
     #[test]
     fn global_norm_of_a_large_gradient() {
         // Σ over i < n of ((i mod 7) − 3)²: each full period of 7 contributes 9+4+1+0+1+4+9 = 28.
-        let n = 7 * (PAR_MIN + 3 * CHUNK + 5);
+        let n = 7 * (crate::kernels::PAR_MIN + 3 * CHUNK + 5);
         let g: Vec<f32> = (0..n).map(|i| (i % 7) as f32 - 3.0).collect();
         let want = (28.0 * (n / 7) as f64).sqrt();
         assert_eq!(global_norm::<f32>(&[(ParamId(0), &g)]), want as f32);

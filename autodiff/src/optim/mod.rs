@@ -19,7 +19,7 @@
 //! with every per-step constant (bias corrections, step sizes) computed beforehand, written as a
 //! branch-free slice loop; optional features (momentum, AMSGrad, centering, weight decay) select
 //! a separately compiled loop rather than a branch inside it. Parameters with at least
-//! [`PAR_MIN`] values are split into fixed chunks of [`CHUNK`] values run on the current rayon
+//! [`PAR_MIN`](crate::kernels::PAR_MIN) values are split into fixed chunks of [`CHUNK`] values run on the current rayon
 //! pool. Every value is updated by the same expression however the work is split, so results
 //! are bit-identical for any number of threads. The loops run with flush-to-zero enabled like
 //! every other kernel of this crate (see [`ftz`]), on whichever thread executes a chunk.
@@ -38,7 +38,7 @@ use std::fmt;
 
 use rayon::prelude::*;
 
-use crate::kernels::{ftz, should_par, CHUNK, PAR_MIN};
+use crate::kernels::{ftz, should_par, CHUNK};
 use crate::params::{ParamId, ParamStore};
 use crate::scalar::Scalar;
 
