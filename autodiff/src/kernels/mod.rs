@@ -4,6 +4,7 @@ pub mod elementwise;
 pub mod ftz;
 pub mod matmul;
 pub mod reduce;
+pub mod reduce_groups;
 
 /// Below this many elements a kernel runs on the calling thread: rayon's fork-join costs more
 /// than it saves on small tensors.
