@@ -151,7 +151,7 @@ impl Groups {
 
     /// Folds the group at `base` of `x` with `op`, starting from `init`.
     #[inline]
-    pub fn fold<F: Copy>(&self, x: &[F], base: usize, init: F, mut op: impl FnMut(F, F) -> F) -> F {
+    pub fn fold<F: Copy, A: Copy>(&self, x: &[F], base: usize, init: A, mut op: impl FnMut(A, F) -> A) -> A {
         let mut acc = init;
         self.visit(x, base, |v| acc = op(acc, v));
         acc
