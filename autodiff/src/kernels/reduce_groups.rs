@@ -171,6 +171,17 @@ impl Groups {
     }
 }
 
+/// `max(a, b)` that returns NaN once either argument is NaN (`Float::max` skips NaN), for folds
+/// whose result must show a NaN input.
+#[inline(always)]
+pub fn max_nan<F: num_traits::Float>(a: F, b: F) -> F {
+    if b > a || b.is_nan() {
+        b
+    } else {
+        a
+    }
+}
+
 /// `out[g] = f(g, base(g))` for every group `g` (`out` has one element per group). Above
 /// [`PAR_MIN`] input elements, fixed chunks of outputs run in parallel.
 pub fn map_groups<F: Send>(groups: &Groups, out: &mut [F], f: impl Fn(usize, usize) -> F + Sync) {
