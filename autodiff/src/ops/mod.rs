@@ -3,7 +3,9 @@
 
 mod add;
 mod add_n;
+mod argmax;
 mod broadcast_to;
+mod cumsum;
 mod div;
 mod fill;
 mod log_softmax;
@@ -28,7 +30,9 @@ mod zeros_like;
 
 pub use add::*;
 pub use add_n::*;
+pub use argmax::*;
 pub use broadcast_to::*;
+pub use cumsum::*;
 pub use div::*;
 pub use fill::*;
 pub use log_softmax::*;
