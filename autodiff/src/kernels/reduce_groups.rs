@@ -37,7 +37,7 @@ impl Groups {
         let (mut groups, mut len) = (1usize, 1usize);
         let mut stride = dims.iter().product::<usize>();
         for (&d, &red) in dims.iter().zip(reduced) {
-            stride = if d == 0 { 0 } else { stride / d };
+            stride = stride.checked_div(d).unwrap_or(0);
             if red {
                 len *= d;
             } else {

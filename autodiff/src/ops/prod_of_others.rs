@@ -49,13 +49,19 @@ impl<F: Scalar> Op<F> for ProdOfOthers {
             out.copy_from_slice(x);
         }
         for_each_group(&groups, out, |buf, base, _| {
-            let (zeros, q) = groups.fold(buf, base, (0usize, F::one()), |(z, q), v| {
-                if v == F::zero() {
-                    (z + 1, q)
-                } else {
-                    (z, q * v)
-                }
-            });
+            let (zeros, q) =
+                groups.fold(
+                    buf,
+                    base,
+                    (0usize, F::one()),
+                    |(z, q), v| {
+                        if v == F::zero() {
+                            (z + 1, q)
+                        } else {
+                            (z, q * v)
+                        }
+                    },
+                );
             match zeros {
                 0 => groups.update(buf, base, |v| q / v),
                 1 => groups.update(buf, base, |v| if v == F::zero() { q } else { F::zero() }),

@@ -87,7 +87,12 @@ mod tests {
         // Over axis 0 with keep_dims (n = 2): each column is gy[col] / 2.
         assert_forward(
             |g| {
-                reduce_mean_grad(g.constant_f64(&[2.0, 4.0, 8.0], [1, 3]), g.constant_f64(&[0.0; 6], [2, 3]), &[0], true)
+                reduce_mean_grad(
+                    g.constant_f64(&[2.0, 4.0, 8.0], [1, 3]),
+                    g.constant_f64(&[0.0; 6], [2, 3]),
+                    &[0],
+                    true,
+                )
             },
             &[1.0, 2.0, 4.0, 1.0, 2.0, 4.0],
         );

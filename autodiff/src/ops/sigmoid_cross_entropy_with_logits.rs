@@ -121,6 +121,9 @@ mod tests {
         let g = Graph::<f64>::new();
         let _ = sigmoid_cross_entropy_with_logits(g.input("x", [4, 3]), g.input("z", [2]));
         let msg = g.check().unwrap_err().to_string();
-        assert!(msg.contains("sigmoid_cross_entropy_with_logits") && msg.contains("[4, 3]") && msg.contains("[2]"), "{msg}");
+        assert!(
+            msg.contains("sigmoid_cross_entropy_with_logits") && msg.contains("[4, 3]") && msg.contains("[2]"),
+            "{msg}"
+        );
     }
 }

@@ -44,10 +44,14 @@ pub(crate) fn check_labels<F: Scalar>(labels: &[F], classes: usize) -> Result<()
     for &l in labels {
         let v = l.to_f64_lossless();
         if !(v >= 0.0 && v < classes as f64) {
-            return Err(OpFailure(format!("label {l} is out of range for {classes} classes (valid labels: 0..{classes})")));
+            return Err(OpFailure(format!(
+                "label {l} is out of range for {classes} classes (valid labels: 0..{classes})"
+            )));
         }
         if v.fract() != 0.0 {
-            return Err(OpFailure(format!("label {l} is not a class index: labels must be whole numbers in 0..{classes}")));
+            return Err(OpFailure(format!(
+                "label {l} is not a class index: labels must be whole numbers in 0..{classes}"
+            )));
         }
     }
     Ok(())
@@ -96,10 +100,15 @@ mod tests {
 
     #[test]
     fn sparse_softmax_cross_entropy_forward() {
-        // Logits [1, 2, 3], label 2: log(e¹ + e² + e³) - 3 = log(1 + e⁻¹ + e⁻²) = 0.40760596444437967;
-        // label 0: that plus 2. Row [0, 0, 0]: log 3 whatever the label.
+        // Logits [1, 2, 3], label 2: log(e¹ + e² + e³) - 3 = log(1 + e⁻¹ + e⁻²), which is
+        // 0.40760596444438030448… in 40-digit decimal arithmetic; label 0 costs 2 more. Row
+        // [0, 0, 0]: log 3 whatever the label.
         let l = (1.0 + (-1f64).exp() + (-2f64).exp()).ln();
-        assert!((l - 0.407_605_964_444_379_67).abs() < 1e-15);
+        assert!((l - 0.407_605_964_444_380_3).abs() < 2e-16, "{l}");
+        let got = eval(|g| {
+            sparse_softmax_cross_entropy(g.constant_f64(&[1.0, 2.0, 3.0], [1, 3]), g.constant_f64(&[2.0], [1]))
+        });
+        assert!((got[0] - 0.407_605_964_444_380_3).abs() < 4e-16, "{got:?}");
         assert_forward(
             |g| {
                 sparse_softmax_cross_entropy(

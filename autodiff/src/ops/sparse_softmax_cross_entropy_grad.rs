@@ -130,7 +130,10 @@ mod tests {
         let y = sparse_softmax_cross_entropy_grad(g.input("x", [1, 4]), g.input("y", [1]));
         let mut s = Session::new(g.compile(&[y]).unwrap(), 0);
         let err = s.run(&ParamStore::new(0), &[("x", &[0.0; 4]), ("y", &[4.0])]).unwrap_err().to_string();
-        assert!(err.contains("sparse_softmax_cross_entropy_grad") && err.contains("label 4 ") && err.contains("4 classes"), "{err}");
+        assert!(
+            err.contains("sparse_softmax_cross_entropy_grad") && err.contains("label 4 ") && err.contains("4 classes"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -138,6 +141,9 @@ mod tests {
         let g = Graph::<f64>::new();
         let _ = sparse_softmax_cross_entropy_grad(g.input("x", [2, 5]), g.input("y", [2, 1]));
         let msg = g.check().unwrap_err().to_string();
-        assert!(msg.contains("sparse_softmax_cross_entropy_grad") && msg.contains("[2, 5]") && msg.contains("[2, 1]"), "{msg}");
+        assert!(
+            msg.contains("sparse_softmax_cross_entropy_grad") && msg.contains("[2, 5]") && msg.contains("[2, 1]"),
+            "{msg}"
+        );
     }
 }

@@ -73,7 +73,12 @@ impl<F: Scalar> Op<F> for TieWeights {
 /// Weights `1/k` on the `k` elements of each group of `x` (reduced over `axes`) that equal the
 /// group's value in `y`, zero elsewhere.
 #[track_caller]
-pub fn tie_weights<'g, F: Scalar>(x: Tensor<'g, F>, y: Tensor<'g, F>, axes: &[isize], keep_dims: bool) -> Tensor<'g, F> {
+pub fn tie_weights<'g, F: Scalar>(
+    x: Tensor<'g, F>,
+    y: Tensor<'g, F>,
+    axes: &[isize],
+    keep_dims: bool,
+) -> Tensor<'g, F> {
     x.graph().apply(TieWeights { axes: axes.into(), keep_dims }, &[x, y])
 }
 
@@ -102,7 +107,14 @@ mod tests {
         );
         // No element equals the value (a NaN maximum): all-zero weights, never NaN.
         assert_forward(
-            |g| tie_weights(g.constant_f64(&[1.0, f64::NAN], [2]), g.constant_f64(&[f64::NAN], Shape::scalar()), &[0], false),
+            |g| {
+                tie_weights(
+                    g.constant_f64(&[1.0, f64::NAN], [2]),
+                    g.constant_f64(&[f64::NAN], Shape::scalar()),
+                    &[0],
+                    false,
+                )
+            },
             &[0.0, 0.0],
         );
     }
