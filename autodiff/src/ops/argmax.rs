@@ -87,7 +87,7 @@ mod tests {
     }
 
     #[test]
-    fn argmax_has_no_grad() {
+    fn argmax_grad_is_zero() {
         // Distinct values: perturbations do not move the maximum, so the numerical gradient is
         // zero, and the symbolic one is zero because no gradient flows. Order 1: there is no
         // gradient to differentiate again.

@@ -112,6 +112,7 @@ pub fn cumsum<F: Scalar>(x: Tensor<'_, F>, axis: isize, exclusive: bool, reverse
 mod tests {
     use super::*;
     use crate::testing::*;
+    use crate::{ParamStore, Session};
 
     #[test]
     fn cumsum_forward() {
@@ -156,5 +157,19 @@ mod tests {
         let _ = cumsum(g.input("x", [3, 2]), -3, false, false);
         let msg = g.check().unwrap_err().to_string();
         assert!(msg.contains("cumsum") && msg.contains("[3, 2]") && msg.contains("axis -3"), "{msg}");
+    }
+
+    #[test]
+    fn cumsum_forward_in_place() {
+        // `x + 0` is computed and dies here, so the op takes over its buffer; the result must
+        // equal the out-of-place one.
+        let x = [1.0, 2.0, 3.0, 0.5, -1.0, 4.0];
+        let want = eval(|g| cumsum(g.constant_f64(&x, [3, 2]), 0, true, true));
+        let g = Graph::<f64>::new();
+        let y = cumsum(g.constant_f64(&x, [3, 2]) + 0.0, 0, true, true);
+        let plan = g.compile(&[y]).unwrap();
+        assert_eq!(plan.num_in_place(), 1);
+        let mut s = Session::new(plan, 0);
+        assert_eq!(s.run(&ParamStore::new(0), &[]).unwrap()[0], want[..]);
     }
 }

@@ -64,6 +64,7 @@ pub fn log_softmax<F: Scalar>(x: Tensor<'_, F>, axis: isize) -> Tensor<'_, F> {
 mod tests {
     use super::*;
     use crate::testing::*;
+    use crate::{ParamStore, Session};
 
     #[test]
     fn log_softmax_forward() {
@@ -94,5 +95,19 @@ mod tests {
         let _ = log_softmax(g.input("x", [4]), -2);
         let msg = g.check().unwrap_err().to_string();
         assert!(msg.contains("log_softmax") && msg.contains("[4]") && msg.contains("axis -2"), "{msg}");
+    }
+
+    #[test]
+    fn log_softmax_forward_in_place() {
+        // `x + 0` is computed and dies here, so the op takes over its buffer; the result must
+        // equal the out-of-place one.
+        let x = [1.0, 2.0, 3.0, 0.5, -1.0, 4.0];
+        let want = eval(|g| log_softmax(g.constant_f64(&x, [2, 3]), 1));
+        let g = Graph::<f64>::new();
+        let y = log_softmax(g.constant_f64(&x, [2, 3]) + 0.0, 1);
+        let plan = g.compile(&[y]).unwrap();
+        assert_eq!(plan.num_in_place(), 1);
+        let mut s = Session::new(plan, 0);
+        assert_eq!(s.run(&ParamStore::new(0), &[]).unwrap()[0], want[..]);
     }
 }

@@ -90,6 +90,7 @@ pub fn prod_of_others<'g, F: Scalar>(x: Tensor<'g, F>, axes: &[isize]) -> Tensor
 mod tests {
     use super::*;
     use crate::testing::*;
+    use crate::{ParamStore, Session};
 
     #[test]
     fn prod_of_others_forward() {
@@ -118,5 +119,19 @@ mod tests {
         let _ = prod_of_others(g.input("x", [2, 3]), &[5]);
         let msg = g.check().unwrap_err().to_string();
         assert!(msg.contains("prod_of_others") && msg.contains("[2, 3]") && msg.contains("axis 5"), "{msg}");
+    }
+
+    #[test]
+    fn prod_of_others_forward_in_place() {
+        // `x + 0` is computed and dies here, so the op takes over its buffer; the result must
+        // equal the out-of-place one.
+        let x = [2.0, 0.0, 3.0, 0.0, 0.0, 7.0];
+        let want = eval(|g| prod_of_others(g.constant_f64(&x, [3, 2]), &[0]));
+        let g = Graph::<f64>::new();
+        let y = prod_of_others(g.constant_f64(&x, [3, 2]) + 0.0, &[0]);
+        let plan = g.compile(&[y]).unwrap();
+        assert_eq!(plan.num_in_place(), 1);
+        let mut s = Session::new(plan, 0);
+        assert_eq!(s.run(&ParamStore::new(0), &[]).unwrap()[0], want[..]);
     }
 }

@@ -21,7 +21,7 @@ use crate::shape::Shape;
 /// Softmax over a set of axes (each group of elements reduced together sums to 1).
 #[derive(Debug, Clone)]
 pub struct Softmax {
-    /// The normalized axes (may be negative).
+    /// The axes each group spans (may be negative).
     pub axes: SmallVec<[isize; 4]>,
 }
 
@@ -134,5 +134,19 @@ mod tests {
         let _ = softmax(g.input("x", [2, 3]), 2);
         let msg = g.check().unwrap_err().to_string();
         assert!(msg.contains("softmax") && msg.contains("[2, 3]") && msg.contains("axis 2"), "{msg}");
+    }
+
+    #[test]
+    fn softmax_forward_in_place() {
+        // `x + 0` is computed and dies here, so the op takes over its buffer; the result must
+        // equal the out-of-place one.
+        let x = [1.0, 2.0, 3.0, 0.5, -1.0, 4.0];
+        let want = eval(|g| softmax(g.constant_f64(&x, [2, 3]), 0));
+        let g = Graph::<f64>::new();
+        let y = softmax(g.constant_f64(&x, [2, 3]) + 0.0, 0);
+        let plan = g.compile(&[y]).unwrap();
+        assert_eq!(plan.num_in_place(), 1);
+        let mut s = Session::new(plan, 0);
+        assert_eq!(s.run(&ParamStore::new(0), &[]).unwrap()[0], want[..]);
     }
 }

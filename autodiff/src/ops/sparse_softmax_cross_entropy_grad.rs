@@ -146,4 +146,18 @@ mod tests {
             "{msg}"
         );
     }
+
+    #[test]
+    fn sparse_softmax_cross_entropy_grad_forward_in_place() {
+        // `logits + 0` is computed and dies here, so the op takes over its buffer; the result must
+        // equal the out-of-place one.
+        let (x, l) = ([1.0, 2.0, 3.0, 0.5, -1.0, 4.0], [2.0, 0.0]);
+        let want = eval(|g| sparse_softmax_cross_entropy_grad(g.constant_f64(&x, [2, 3]), g.constant_f64(&l, [2])));
+        let g = Graph::<f64>::new();
+        let y = sparse_softmax_cross_entropy_grad(g.constant_f64(&x, [2, 3]) + 0.0, g.constant_f64(&l, [2]));
+        let plan = g.compile(&[y]).unwrap();
+        assert_eq!(plan.num_in_place(), 1);
+        let mut s = Session::new(plan, 0);
+        assert_eq!(s.run(&ParamStore::new(0), &[]).unwrap()[0], want[..]);
+    }
 }

@@ -86,6 +86,7 @@ pub fn tie_weights<'g, F: Scalar>(
 mod tests {
     use super::*;
     use crate::testing::*;
+    use crate::{ParamStore, Session};
 
     #[test]
     fn tie_weights_forward() {
@@ -136,5 +137,19 @@ mod tests {
         let _ = tie_weights(g.input("x", [2, 3]), g.input("y", [3]), &[1], false);
         let msg = g.check().unwrap_err().to_string();
         assert!(msg.contains("tie_weights") && msg.contains("[2, 3]") && msg.contains("[3]"), "{msg}");
+    }
+
+    #[test]
+    fn tie_weights_forward_in_place() {
+        // `x + 0` is computed and dies here, so the op takes over its buffer; the result must
+        // equal the out-of-place one.
+        let (x, m) = ([1.0, 3.0, 3.0, 2.0, 0.0, -1.0], [3.0, 2.0]);
+        let want = eval(|g| tie_weights(g.constant_f64(&x, [2, 3]), g.constant_f64(&m, [2]), &[1], false));
+        let g = Graph::<f64>::new();
+        let y = tie_weights(g.constant_f64(&x, [2, 3]) + 0.0, g.constant_f64(&m, [2]), &[1], false);
+        let plan = g.compile(&[y]).unwrap();
+        assert_eq!(plan.num_in_place(), 1);
+        let mut s = Session::new(plan, 0);
+        assert_eq!(s.run(&ParamStore::new(0), &[]).unwrap()[0], want[..]);
     }
 }
