@@ -623,7 +623,7 @@ pub(crate) mod testutil {
 
     /// Three steps on a parameter split across threads give the same bits with 1 and 2 threads.
     pub fn check_thread_count_invariance<O: Optimizer<f64> + Clone, P: Optimizer<f32> + Clone>(a: O, b: P) {
-        let n = 2 * PAR_MIN + 3 * CHUNK / 2 + 7;
+        let n = 2 * crate::kernels::PAR_MIN + 3 * CHUNK / 2 + 7;
         let init: Vec<f64> = (0..n).map(|i| ((i * 7919) % 1000) as f64 / 500.0 - 1.0).collect();
         let grad = |step: usize| -> Vec<f64> {
             (0..n).map(|i| (((i * 104_729 + step * 13) % 2001) as f64 - 1000.0) / 250.0).collect()
