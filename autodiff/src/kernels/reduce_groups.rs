@@ -183,7 +183,7 @@ pub fn max_nan<F: num_traits::Float>(a: F, b: F) -> F {
 }
 
 /// `out[g] = f(g, base(g))` for every group `g` (`out` has one element per group). Above
-/// [`PAR_MIN`] input elements, fixed chunks of outputs run in parallel.
+/// [`PAR_MIN`](super::PAR_MIN) input elements, fixed chunks of outputs run in parallel.
 pub fn map_groups<F: Send>(groups: &Groups, out: &mut [F], f: impl Fn(usize, usize) -> F + Sync) {
     debug_assert_eq!(out.len(), groups.groups());
     if out.len() > 1 && should_par(out.len().saturating_mul(groups.len())) {
@@ -202,7 +202,7 @@ pub fn map_groups<F: Send>(groups: &Groups, out: &mut [F], f: impl Fn(usize, usi
 }
 
 /// Calls `f(buf, base, g)` for every group `g` of a buffer shaped like the reduction's input,
-/// where `base` is the offset of the group's first element in `buf`. Above [`PAR_MIN`]
+/// where `base` is the offset of the group's first element in `buf`. Above [`PAR_MIN`](super::PAR_MIN)
 /// elements, contiguous groups run in parallel over fixed chunks of whole groups; `buf` is then
 /// the chunk and `base` is relative to it.
 pub fn for_each_group<F: Send>(groups: &Groups, buf: &mut [F], f: impl Fn(&mut [F], usize, usize) + Sync) {
