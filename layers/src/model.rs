@@ -229,7 +229,8 @@ impl<F: Scalar> Model<F> {
                 steps += 1;
                 let grads: SmallVec<[(ParamId, &[F]); 32]> =
                     params.iter().enumerate().map(|(i, &id)| (id, out.get(3 + i))).collect();
-                optimizer.step(&mut self.store, &grads)?;
+                let store = &mut self.store;
+                session.in_context(|| optimizer.step(store, &grads))?;
             }
             let stats = EpochStats {
                 epoch,

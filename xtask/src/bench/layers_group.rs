@@ -1,0 +1,120 @@
+//! `layers` group: full training steps of DenseFlipout networks (stochastic forward, KL,
+//! likelihood, backward, Adam) and forward passes, against the GEMM floor measured in the same
+//! process: the step's matmul FLOPs divided by the raw GEMM throughput at the workload's
+//! dominant shape, with the same number of threads.
+
+use autodiff::kernels::matmul::{gemm, MatRef};
+use autodiff::optim::{Adam, Optimizer};
+use autodiff::prelude::*;
+use layers::{Activation, DenseFlipout, Likelihood, Mode, Model, Sequential};
+
+use super::median_us;
+use crate::json::Json;
+
+struct Workload {
+    name: &'static str,
+    sizes: &'static [usize],
+    batch: usize,
+    likelihood: Likelihood,
+    reps: usize,
+}
+
+const WORKLOADS: &[Workload] = &[
+    Workload { name: "toy", sizes: &[1, 50, 50, 1], batch: 32, likelihood: Likelihood::Normal { scale: 1.0 }, reps: 2000 },
+    Workload { name: "mnist-mlp", sizes: &[784, 400, 400, 10], batch: 128, likelihood: Likelihood::Categorical, reps: 60 },
+    Workload { name: "wide", sizes: &[1024, 1024, 1024, 10], batch: 256, likelihood: Likelihood::Categorical, reps: 20 },
+];
+
+fn network(sizes: &[usize]) -> Sequential<f32> {
+    let mut net = Sequential::new().name("bnn");
+    for (i, &units) in sizes[1..].iter().enumerate() {
+        let last = i + 2 == sizes.len();
+        let act = if last { Activation::Linear } else { Activation::Relu };
+        net = net.add(DenseFlipout::new(units).activation(act));
+    }
+    net
+}
+
+fn inputs(w: &Workload) -> (Vec<f32>, Vec<f32>) {
+    let x: Vec<f32> = (0..w.batch * w.sizes[0]).map(|i| ((i * 7919) % 1000) as f32 / 1000.0).collect();
+    let y: Vec<f32> = match w.likelihood {
+        Likelihood::Categorical => (0..w.batch).map(|i| (i % w.sizes[w.sizes.len() - 1]) as f32).collect(),
+        _ => (0..w.batch).map(|i| (i as f32 * 0.1).sin()).collect(),
+    };
+    (x, y)
+}
+
+/// Raw GEMM GFLOP/s at `m×k·k×n` with `threads` threads, outside any graph.
+fn raw_gflops(m: usize, k: usize, n: usize, threads: usize) -> f64 {
+    let pool = autodiff::kernel_pool(threads);
+    let a: Vec<f32> = (0..m * k).map(|i| (i % 97) as f32 * 0.01).collect();
+    let b: Vec<f32> = (0..k * n).map(|i| (i % 89) as f32 * 0.01).collect();
+    let mut c = vec![0.0f32; m * n];
+    let reps = ((4e9 / (2.0 * (m * k * n) as f64)) as usize).clamp(10, 400);
+    let us = pool.install(|| {
+        median_us(3, reps, || gemm(MatRef::new(&a, m, k, false), MatRef::new(&b, k, n, false), 0.0, &mut c))
+    });
+    2.0 * (m * k * n) as f64 / us / 1e3
+}
+
+struct Measured {
+    step_us: f64,
+    forward_us: f64,
+    floor_us: f64,
+    flops: u64,
+}
+
+fn measure(w: &Workload, threads: usize) -> Measured {
+    let mut model = Model::new(network(w.sizes), &w.sizes[..1], w.likelihood, 1).expect("model builds");
+    let (x, y) = inputs(w);
+    let (plan, params) = model.training_plan(60_000).expect("training plan");
+    let flops = plan.flops(w.batch);
+    let mut session = Session::with_options(plan, 1, SessionOptions { threads: Some(threads), check_finite: false });
+    let mut adam = Adam::<f32>::new(1e-3);
+    let step_us = median_us(5, w.reps, || {
+        let out = session.run(model.store(), &[("x", &x), ("y", &y)]).expect("step runs");
+        let grads: Vec<(ParamId, &[f32])> = params.iter().enumerate().map(|(i, &id)| (id, out.get(3 + i))).collect();
+        let store = model.store_mut();
+        session.in_context(|| adam.step(store, &grads)).expect("adam step");
+    });
+    let forward_plan = model.prediction_plan(Mode::Sample).expect("forward plan");
+    let mut fs = Session::with_options(forward_plan, 1, SessionOptions { threads: Some(threads), check_finite: false });
+    let forward_us = median_us(5, w.reps, || {
+        fs.run(model.store(), &[("x", &x)]).expect("forward runs");
+    });
+    let (m, k, n) = (w.batch, w.sizes[0], w.sizes[1]);
+    let gflops = raw_gflops(m, k, n, threads);
+    Measured { step_us, forward_us, floor_us: flops as f64 / gflops / 1e3, flops }
+}
+
+pub fn run() -> Json {
+    println!("layers: DenseFlipout training step and forward pass vs the GEMM floor (f32, µs)");
+    println!("{:>10} {:>8} {:>10} {:>10} {:>10} {:>8} {:>8}", "workload", "threads", "step", "forward", "floor", "step/fl", "GFLOP");
+    let mut rows = Vec::new();
+    for w in WORKLOADS {
+        for threads in [1, 2] {
+            let m = measure(w, threads);
+            println!(
+                "{:>10} {:>8} {:>10.1} {:>10.1} {:>10.1} {:>8.2} {:>8.3}",
+                w.name,
+                threads,
+                m.step_us,
+                m.forward_us,
+                m.floor_us,
+                m.step_us / m.floor_us,
+                m.flops as f64 / 1e9
+            );
+            rows.push(Json::obj(vec![
+                ("name", Json::Str(w.name.into())),
+                ("threads", Json::Int(threads as i64)),
+                ("batch", Json::Int(w.batch as i64)),
+                ("train_step_us", Json::Num(m.step_us)),
+                ("forward_us", Json::Num(m.forward_us)),
+                ("gemm_floor_us", Json::Num(m.floor_us)),
+                ("step_over_floor", Json::Num(m.step_us / m.floor_us)),
+                ("matmul_gflop_per_step", Json::Num(m.flops as f64 / 1e9)),
+            ]));
+        }
+    }
+    Json::obj(vec![("workloads", Json::Arr(rows))])
+}
