@@ -48,12 +48,25 @@ pub struct LayerCx<'g, 's, F: Scalar> {
     params: Vec<(ParamId, Tensor<'g, F>)>,
     mode: Mode,
     seed: Option<u64>,
+    overrides: Option<std::collections::HashMap<String, Tensor<'g, F>>>,
 }
 
 impl<'g, 's, F: Scalar> LayerCx<'g, 's, F> {
     /// A context building into `g` with parameters in `store`.
     pub fn new(g: &'g Graph<F>, store: &'s mut ParamStore<F>, mode: Mode) -> Self {
-        LayerCx { g, store, losses: Vec::new(), params: Vec::new(), mode, seed: None }
+        LayerCx { g, store, losses: Vec::new(), params: Vec::new(), mode, seed: None, overrides: None }
+    }
+
+    /// A context in which parameters whose path is in `tensors` are those tensors instead of
+    /// parameter nodes (other parameters come from `store`). Gradient checks use it to treat a
+    /// layer's parameters as inputs; see [`crate::testing`].
+    pub fn with_param_tensors(
+        g: &'g Graph<F>,
+        store: &'s mut ParamStore<F>,
+        mode: Mode,
+        tensors: std::collections::HashMap<String, Tensor<'g, F>>,
+    ) -> Self {
+        LayerCx { overrides: Some(tensors), ..Self::new(g, store, mode) }
     }
 
     /// The graph.
@@ -78,6 +91,9 @@ impl<'g, 's, F: Scalar> LayerCx<'g, 's, F> {
     pub fn param(&mut self, name: &str, shape: &[usize], init: Init, trainable: bool) -> Tensor<'g, F> {
         let scope = self.g.scope_path();
         let path = if scope.is_empty() { name.to_string() } else { format!("{scope}/{name}") };
+        if let Some(t) = self.overrides.as_ref().and_then(|o| o.get(&path)) {
+            return *t;
+        }
         match self.store.create(&path, shape, init) {
             Ok(id) => {
                 if !trainable {

@@ -25,6 +25,8 @@ pub mod linear_map;
 pub mod model;
 pub mod sequential;
 pub mod tensor_fn;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod variational;
 
 pub use activation::Activation;

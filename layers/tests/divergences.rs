@@ -1,0 +1,120 @@
+//! The KL terms layers register, against closed forms (reference §6.3–6.5), and the ELBO's
+//! scaling by the number of training examples.
+
+use autodiff::prelude::*;
+use layers::{
+    build_layer, elbo_loss, Dense, DenseFlipout, DenseReparameterization, Divergence, Layer, LayerCx, Mode, NormalPrior,
+    PointEstimate,
+};
+use std::sync::Arc;
+
+/// Builds `layer` on a `[B, n_in]` input, returns the store and the total divergence value.
+fn total_kl<F: Scalar>(layer: &dyn Layer<F>, n_in: usize, edit: impl FnOnce(&mut ParamStore<F>)) -> (f64, usize) {
+    let g = Graph::<F>::new();
+    let mut store = ParamStore::new(42);
+    let mut cx = LayerCx::new(&g, &mut store, Mode::Sample);
+    let x = g.batched_input("x", &[n_in]);
+    let _ = build_layer(layer, x, &mut cx);
+    let kl = cx.total_divergence().expect("a divergence is registered");
+    let count = cx.losses().len();
+    drop(cx);
+    edit(&mut store);
+    let mut s = Session::new(g.compile(&[kl]).unwrap(), 0);
+    let v = s.run(&store, &[]).unwrap().scalar(0).to_f64_lossless();
+    (v, count)
+}
+
+#[test]
+fn initial_kernel_kl_of_dense_flipout_784_to_10() {
+    // §6.3: at μ = 0 and ρ = −3 every weight contributes −log σ + σ²/2 − ½ with
+    // σ = eps32 + softplus(−3) = 0.04858746752142906, i.e. 2.5255699552893733; 7840 weights give
+    // 19800.47. Summed in f32, so allow for rounding (7840 terms, relative 1e-6).
+    let layer = DenseFlipout::<f32>::new(10).name("d");
+    let (kl, n) = total_kl(&layer, 784, |s| {
+        let loc = s.id("d/kernel_posterior_loc").unwrap();
+        s.data_mut(loc).iter_mut().for_each(|v| *v = 0.0);
+        let rho = s.id("d/kernel_posterior_untransformed_scale").unwrap();
+        s.data_mut(rho).iter_mut().for_each(|v| *v = -3.0);
+    });
+    assert_eq!(n, 1, "kernel KL only: the default bias has no prior");
+    assert!((kl - 7840.0 * 2.5255699552893733).abs() < 0.05, "{kl}");
+    assert!((kl - 19800.47).abs() < 0.06, "{kl}");
+}
+
+#[test]
+fn initial_kernel_kl_at_random_init_is_within_its_spread() {
+    // With loc ~ N(0, 0.1²) the expectation gains E[μ²]/2 = 0.005 per weight: 19839.67. The
+    // spread is dominated by ρ ~ N(−3, 0.1²): Var(−log σ) ≈ 0.01·(σ'(ρ)/σ)² ≈ 0.0095 per weight,
+    // so the sum's sd is sqrt(7840 · 0.0096) ≈ 8.7. (The second-order shift from ρ's spread is
+    // 0.9 in total.)
+    let layer = DenseFlipout::<f32>::new(10).name("d");
+    let (kl, _) = total_kl(&layer, 784, |_| {});
+    assert!((kl - 19839.67).abs() < 4.0 * 8.7, "{kl}");
+}
+
+#[test]
+fn deterministic_bias_with_a_prior_is_a_map_penalty() {
+    // §6.4: KL(Deterministic(b) ‖ N(0,1)) = −log N(b; 0, 1) = 0.9189385332046727 at b = 0 and
+    // 0.9639385332046727 at b = 0.3; no kernel prior here, so only the bias term counts.
+    let layer = DenseFlipout::<f64>::new(2)
+        .name("d")
+        .kernel_prior_fn(None)
+        .bias_posterior_fn(Some(Arc::new(PointEstimate::default())))
+        .bias_prior_fn(Some(Arc::new(NormalPrior::standard())));
+    let (kl, n) = total_kl(&layer, 3, |s| {
+        let b = s.id("d/bias_posterior_loc").unwrap();
+        s.data_mut(b).copy_from_slice(&[0.0, 0.3]);
+    });
+    assert_eq!(n, 1);
+    assert!((kl - (0.9189385332046727 + 0.9639385332046727)).abs() < 1e-12, "{kl}");
+}
+
+#[test]
+fn kl_weight_scales_and_none_removes() {
+    let base = DenseReparameterization::<f64>::new(3).name("d");
+    let (k1, _) = total_kl(&base, 4, |_| {});
+    let (k2, _) = total_kl(&base.clone().kl_weight(0.25), 4, |_| {});
+    assert!((k2 - 0.25 * k1).abs() < 1e-12 * k1.abs());
+    let g = Graph::<f64>::new();
+    let mut store = ParamStore::new(42);
+    let mut cx = LayerCx::new(&g, &mut store, Mode::Sample);
+    let x = g.batched_input("x", &[4]);
+    build_layer(&base.clone().kernel_divergence_fn(Divergence::None), x, &mut cx);
+    assert!(cx.total_divergence().is_none());
+    let y = build_layer(&Dense::<f64>::new(2).name("plain"), x, &mut cx);
+    assert!(cx.total_divergence().is_none(), "deterministic layers register nothing");
+    let _ = y;
+}
+
+#[test]
+fn monte_carlo_divergence_gets_the_forward_sample_and_averages_to_the_kl() {
+    // The single-sample estimate log q(w) − log p(w) at the layer's own draw is unbiased: its
+    // mean over runs approaches the analytic KL.
+    let analytic = DenseFlipout::<f64>::new(3).name("d");
+    let mc = analytic.clone().kernel_divergence_fn(Divergence::MonteCarlo);
+    let (exact, _) = total_kl(&analytic, 5, |_| {});
+    let g = Graph::<f64>::new();
+    let mut store = ParamStore::new(42);
+    let mut cx = LayerCx::new(&g, &mut store, Mode::Sample);
+    let x = g.batched_input("x", &[5]);
+    build_layer(&mc, x, &mut cx);
+    let kl = cx.total_divergence().unwrap();
+    drop(cx);
+    let mut s = Session::new(g.compile(&[kl]).unwrap(), 3);
+    let runs = 4000;
+    let vals: Vec<f64> = (0..runs).map(|_| s.run(&store, &[]).unwrap().scalar(0)).collect();
+    let mean = vals.iter().sum::<f64>() / runs as f64;
+    let sd = (vals.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (runs as f64 - 1.0)).sqrt();
+    assert!((mean - exact).abs() < 4.0 * sd / (runs as f64).sqrt(), "mc {mean} vs exact {exact} (sd {sd})");
+}
+
+#[test]
+fn elbo_divides_the_kl_by_the_number_of_examples_once() {
+    let g = Graph::<f64>::new();
+    let nll = g.constant_f64(&[1.0, 2.0, 3.0, 6.0], [4]);
+    let kl = g.scalar(500.0);
+    let loss = elbo_loss(nll, Some(kl), 1000);
+    let mut s = Session::new(g.compile(&[loss]).unwrap(), 0);
+    // mean nll 3 + 500 / 1000
+    assert_eq!(s.run(&ParamStore::new(0), &[]).unwrap().scalar(0), 3.5);
+}
