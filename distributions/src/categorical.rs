@@ -1,0 +1,158 @@
+//! `Categorical(logits [..., C])`: a class in `{0, …, C−1}` with probabilities `softmax(logits)`.
+//! Labels are class indices stored as floats, of shape `[sample..., batch...]`.
+//!
+//! - `log_prob(k) = −sparse_softmax_cross_entropy(k, logits) = logits_k − logsumexp(logits)`,
+//!   stable for any finite logits.
+//! - `entropy = −Σ softmax · log_softmax`.
+//! - `mean = Σ k p_k`, `variance = Σ k² p_k − mean²` (of the class index); `mode` is the first
+//!   index of the largest logit (TFP's argmax).
+//! - `cdf(x) = Σ_{k ≤ x} p_k`.
+//! - `sample`: inverse CDF, `Σ_{j < C−1} [u ≥ cdf_j]` with `u` a uniform leaf (discrete, not
+//!   reparameterized). The cumulative sums are one matmul with a constant triangular matrix.
+
+use autodiff::ops::{
+    equal, greater, less, log_softmax, matmul, reduce_max, reduce_sum, reshape, select, softmax,
+    sparse_softmax_cross_entropy,
+};
+use autodiff::random::Uniform;
+use autodiff::{Dim, Graph, Scalar, Shape, Tensor};
+
+use crate::util::{any_poisoned, bcast, check_value, concat, drop_last, fail, full, sample_shape, unsqueeze_last};
+use crate::{Distribution, Family};
+
+/// A batch of categorical distributions over `C` classes.
+#[derive(Debug, Clone)]
+pub struct Categorical<'g, F: Scalar> {
+    logits: Tensor<'g, F>,
+    batch: Shape,
+    classes: usize,
+}
+
+impl<'g, F: Scalar> Categorical<'g, F> {
+    /// Class probabilities `softmax(logits)` over the last axis. `logits` must have rank >= 1
+    /// and a fixed, non-zero number of classes (else an error naming `Categorical`).
+    #[track_caller]
+    pub fn from_logits(logits: Tensor<'g, F>) -> Self {
+        let g = logits.graph();
+        if any_poisoned(&[logits]) {
+            return Categorical { logits, batch: Shape::scalar(), classes: 1 };
+        }
+        let s = logits.shape();
+        match s.dims().last() {
+            Some(&Dim::Fixed(c)) if c > 0 => Categorical { logits, batch: drop_last(&s, 1), classes: c },
+            _ => {
+                fail(g, "Categorical", format!("logits must have shape [..., C] with C >= 1 fixed, got {s}"), &[logits]);
+                Categorical { logits: g.poisoned(), batch: Shape::scalar(), classes: 1 }
+            }
+        }
+    }
+
+    /// The logits, as given.
+    pub fn logits(&self) -> Tensor<'g, F> {
+        self.logits
+    }
+
+    /// `softmax(logits)`.
+    #[track_caller]
+    pub fn probs(&self) -> Tensor<'g, F> {
+        softmax(self.logits, -1)
+    }
+
+    /// The number of classes `C`.
+    pub fn num_classes(&self) -> usize {
+        self.classes
+    }
+
+    /// The constant `[0, 1, …, C−1]`.
+    fn range(&self) -> Tensor<'g, F> {
+        let r: Vec<f64> = (0..self.classes).map(|k| k as f64).collect();
+        self.graph().constant_f64(&r, [self.classes])
+    }
+}
+
+impl<'g, F: Scalar> Distribution<'g, F> for Categorical<'g, F> {
+    fn name(&self) -> &'static str {
+        "Categorical"
+    }
+    fn batch_shape(&self) -> Shape {
+        self.batch.clone()
+    }
+    fn event_shape(&self) -> Shape {
+        Shape::scalar()
+    }
+    fn sample(&self, sample: &[usize], salt: &str) -> Tensor<'g, F> {
+        let g = self.graph();
+        let s = sample_shape(sample, &self.batch, &Shape::scalar());
+        let c = self.classes;
+        if c == 1 {
+            return full(g, &s, 0.0);
+        }
+        let u = g.random(Uniform::default(), s, salt);
+        // cdf_j = Σ_{i ≤ j} p_i for j < C−1: the row p @ T with T[i, j] = [i ≤ j].
+        let t: Vec<f64> = (0..c).flat_map(|i| (0..c - 1).map(move |j| if i <= j { 1.0 } else { 0.0 })).collect();
+        let p = reshape(self.probs(), concat(&self.batch, &Shape::from([1, c])));
+        let cdf = reshape(matmul(p, g.constant_f64(&t, [c, c - 1])), concat(&self.batch, &Shape::from([c - 1])));
+        // The class is the number of cumulative sums at or below u.
+        let passed = select(less(unsqueeze_last(u), cdf), g.scalar(0.0), g.scalar(1.0));
+        reduce_sum(passed, &[-1], false)
+    }
+    fn sample_with_noise(&self, eps: Tensor<'g, F>) -> Tensor<'g, F> {
+        fail(
+            self.graph(),
+            "Categorical.sample_with_noise",
+            "a categorical draw is discrete, not a transform of standard noise; use sample".into(),
+            &[eps],
+        );
+        self.graph().poisoned()
+    }
+    fn log_prob(&self, x: Tensor<'g, F>) -> Tensor<'g, F> {
+        if !check_value("Categorical.log_prob", x, &self.batch, &Shape::scalar()) {
+            return self.graph().poisoned();
+        }
+        let full_batch = x.shape().broadcast_with(&self.batch).unwrap_or_else(|_| self.batch.clone());
+        let logits = bcast(self.logits, &concat(&full_batch, &Shape::from([self.classes])));
+        -sparse_softmax_cross_entropy(bcast(x, &full_batch), logits)
+    }
+    fn cdf(&self, x: Tensor<'g, F>) -> Option<Tensor<'g, F>> {
+        if !check_value("Categorical.cdf", x, &self.batch, &Shape::scalar()) {
+            return Some(self.graph().poisoned());
+        }
+        let g = self.graph();
+        // [k ≤ x] = 1 − [k > x], per class, against x[..., None].
+        let above = greater(self.range(), unsqueeze_last(x));
+        let at_or_below = select(above, g.scalar(0.0), g.scalar(1.0));
+        Some(reduce_sum(self.probs() * at_or_below, &[-1], false))
+    }
+    fn entropy(&self) -> Tensor<'g, F> {
+        -reduce_sum(self.probs() * log_softmax(self.logits, -1), &[-1], false)
+    }
+    fn mean(&self) -> Tensor<'g, F> {
+        reduce_sum(self.probs() * self.range(), &[-1], false)
+    }
+    fn mode(&self) -> Tensor<'g, F> {
+        let g = self.graph();
+        // The smallest index attaining the maximum: min over k of (k if maximal else C), as
+        // −max(−·) since only reduce_max is needed.
+        let is_max = equal(self.logits, reduce_max(self.logits, &[-1], true));
+        let idx = select(is_max, self.range(), g.scalar(self.classes as f64));
+        -reduce_max(-idx, &[-1], false)
+    }
+    fn stddev(&self) -> Tensor<'g, F> {
+        autodiff::ops::sqrt(self.variance())
+    }
+    fn variance(&self) -> Tensor<'g, F> {
+        let p = self.probs();
+        let r = self.range();
+        let m = reduce_sum(p * r, &[-1], false);
+        reduce_sum(p * r * r, &[-1], false) - m * m
+    }
+    fn is_reparameterized(&self) -> bool {
+        false
+    }
+    fn family(&self) -> Family<'_, 'g, F> {
+        Family::Categorical(self)
+    }
+    fn graph(&self) -> &'g Graph<F> {
+        self.logits.graph()
+    }
+}
