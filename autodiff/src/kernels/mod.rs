@@ -2,6 +2,7 @@
 
 pub mod elementwise;
 pub mod ftz;
+pub mod linalg;
 pub mod matmul;
 pub mod reduce;
 
