@@ -162,3 +162,74 @@ impl<'g, F: Scalar> Distribution<'g, F> for Bernoulli<'g, F> {
         self.raw().graph()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use autodiff::testing::{check_grads, Domain, Spec};
+
+    use super::*;
+    use crate::test_util::*;
+
+    fn sigmoid64(l: f64) -> f64 {
+        1.0 / (1.0 + (-l).exp())
+    }
+
+    #[test]
+    fn bernoulli_forward_from_logits_is_stable() {
+        // log P(x) = x log σ(l) + (1−x) log σ(−l); at l = ∓1000 the likely outcome has log mass
+        // −e^{−1000} = −0 and the unlikely one −1000, both without overflow.
+        let out = eval_many(|g| {
+            let d = Bernoulli::from_logits(g.constant_f64(&[-1000.0, 0.0, 2.0, 1000.0, 1000.0], [5]));
+            let x = g.constant_f64(&[0.0, 1.0, 1.0, 0.0, 1.0], [5]);
+            vec![d.log_prob(x), d.entropy(), d.mean(), d.variance(), d.mode(), d.cdf(g.scalar(0.5)).unwrap()]
+        });
+        let sp = |l: f64| (1.0 + l.exp()).ln();
+        close(&out[0], &[0.0, -(2f64.ln()), -sp(-2.0), -1000.0, 0.0], 1e-15);
+        // H = p softplus(−l) + (1−p) softplus(l); ln 2 at l = 0, 0 at l = ±1000.
+        let p2 = sigmoid64(2.0);
+        close(&out[1], &[0.0, 2f64.ln(), p2 * sp(-2.0) + (1.0 - p2) * sp(2.0), 0.0, 0.0], 1e-15);
+        close(&out[2], &[0.0, 0.5, p2, 1.0, 1.0], 1e-15);
+        close(&out[3], &[0.0, 0.25, p2 * (1.0 - p2), 0.0, 0.0], 1e-15);
+        close(&out[4], &[0.0, 0.0, 1.0, 1.0, 1.0], 0.0);
+        // P(X ≤ ½) = 1 − p.
+        close(&out[5], &[1.0, 0.5, 1.0 - p2, 0.0, 0.0], 1e-15);
+    }
+
+    #[test]
+    fn bernoulli_forward_from_probs_handles_certain_outcomes() {
+        // p ∈ {0, 1} at its atom gives log mass 0 (not 0 · log 0 = NaN), off it −∞.
+        let out = eval_many(|g| {
+            let d = Bernoulli::from_probs(g.constant_f64(&[0.0, 1.0, 0.25, 0.0, 1.0], [5]));
+            let x = g.constant_f64(&[0.0, 1.0, 1.0, 1.0, 0.0], [5]);
+            vec![d.log_prob(x), d.cdf(g.constant_f64(&[-1.0, 0.0, 0.0, 1.0, 2.0], [5])).unwrap()]
+        });
+        let ninf = f64::NEG_INFINITY;
+        close(&out[0], &[0.0, 0.0, 0.25f64.ln(), ninf, ninf], 1e-15);
+        close(&out[1], &[0.0, 0.0, 0.75, 1.0, 1.0], 0.0);
+    }
+
+    #[test]
+    fn bernoulli_grad_log_prob_entropy() {
+        let x = Spec::new([4]).values(vec![0.0, 1.0, 1.0, 0.0]);
+        check_grads(|_, v| Bernoulli::from_logits(v[0]).log_prob(v[1]), &[Spec::new([4]), x.clone()], 2);
+        check_grads(|_, v| Bernoulli::from_logits(v[0]).entropy(), &[Spec::new([4])], 2);
+        check_grads(
+            |_, v| Bernoulli::from_probs(v[0]).log_prob(v[1]),
+            &[Spec::new([4]).domain(Domain::Unit), x],
+            2,
+        );
+    }
+
+    #[test]
+    fn bernoulli_errors() {
+        let e = run_error(|g| {
+            let p = g.constant_f64(&[0.5, 1.25], [2]);
+            vec![Bernoulli::from_probs(p).validated().mean()]
+        });
+        assert!(e.contains("Bernoulli: probs must be in [0, 1], got 1.25 at element 1"), "{e}");
+        let e = build_error(|g| {
+            Bernoulli::from_logits(g.scalar(0.0)).sample_with_noise(g.scalar(0.0));
+        });
+        assert!(e.contains("Bernoulli.sample_with_noise") && e.contains("discrete"), "{e}");
+    }
+}

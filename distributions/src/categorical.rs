@@ -156,3 +156,68 @@ impl<'g, F: Scalar> Distribution<'g, F> for Categorical<'g, F> {
         self.logits.graph()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use autodiff::testing::{check_grads, Spec};
+
+    use super::*;
+    use crate::test_util::*;
+
+    // logits [0, ln 2, ln 3]: probabilities [1/6, 2/6, 3/6].
+    fn logits(g: &Graph<f64>) -> Tensor<'_, f64> {
+        g.constant_f64(&[0.0, 2f64.ln(), 3f64.ln()], [3])
+    }
+
+    #[test]
+    fn categorical_forward_log_prob_entropy_moments() {
+        let out = eval_many(|g| {
+            let d = Categorical::from_logits(logits(g));
+            let k = g.constant_f64(&[0.0, 1.0, 2.0], [3]);
+            let x = g.constant_f64(&[-1.0, 0.0, 1.5, 2.0], [4]);
+            vec![d.log_prob(k), d.entropy(), d.mean(), d.variance(), d.mode(), d.cdf(x).unwrap()]
+        });
+        let p = [1.0 / 6.0, 2.0 / 6.0, 3.0 / 6.0];
+        close(&out[0], &[p[0].ln(), p[1].ln(), p[2].ln()], 1e-15);
+        close(&out[1], &[-p.iter().map(|q| q * q.ln()).sum::<f64>()], 1e-15);
+        // E k = 1/3 + 1 = 4/3; E k² = 1/3 + 2 = 7/3; Var = 7/3 − 16/9 = 5/9.
+        close(&out[2], &[4.0 / 3.0], 1e-15);
+        close(&out[3], &[5.0 / 9.0], 1e-14);
+        close(&out[4], &[2.0], 0.0);
+        // P(K ≤ x) at x = −1, 0, 1.5, 2.
+        close(&out[5], &[0.0, 1.0 / 6.0, 0.5, 1.0], 1e-15);
+    }
+
+    #[test]
+    fn categorical_forward_batches_and_ties() {
+        // A [2, 3] batch: the mode is the first maximal logit; log_prob broadcasts a [2, 2]
+        // label tensor (two draws per batch member) against the batch.
+        let out = eval_many(|g| {
+            let d = Categorical::from_logits(g.constant_f64(&[1.0, 1.0, 0.0, -5.0, 0.0, 0.0], [2, 3]));
+            assert_eq!(d.batch_shape(), Shape::from([2]));
+            assert_eq!(d.sample(&[7], "k").shape(), Shape::from([7, 2]));
+            let k = g.constant_f64(&[0.0, 1.0, 2.0, 2.0], [2, 2]);
+            vec![d.mode(), d.log_prob(k)]
+        });
+        close(&out[0], &[0.0, 1.0], 0.0);
+        let z0 = (2.0 * 1f64.exp() + 1.0).ln();
+        let z1 = ((-5f64).exp() + 2.0).ln();
+        close(&out[1], &[1.0 - z0, 0.0 - z1, 0.0 - z0, 0.0 - z1], 1e-15);
+    }
+
+    #[test]
+    fn categorical_grad_log_prob_entropy_mean() {
+        let k = Spec::new([2]).values(vec![2.0, 0.0]);
+        check_grads(|_, x| Categorical::from_logits(x[0]).log_prob(x[1]), &[Spec::new([2, 3]), k], 2);
+        check_grads(|_, x| Categorical::from_logits(x[0]).entropy(), &[Spec::new([2, 3])], 2);
+        check_grads(|_, x| Categorical::from_logits(x[0]).mean(), &[Spec::new([2, 3])], 2);
+    }
+
+    #[test]
+    fn categorical_errors() {
+        let e = build_error(|g| {
+            Categorical::from_logits(g.scalar(0.0));
+        });
+        assert!(e.contains("Categorical") && e.contains("logits must have shape [..., C]") && e.contains("got []"), "{e}");
+    }
+}

@@ -103,3 +103,34 @@ impl<'g, F: Scalar> Distribution<'g, F> for Deterministic<'g, F> {
         self.loc.graph()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use autodiff::testing::{check_grads, Spec};
+
+    use super::*;
+    use crate::test_util::*;
+
+    #[test]
+    fn deterministic_forward_point_mass() {
+        let out = eval_many(|g| {
+            let d = Deterministic::new(g.constant_f64(&[0.5, -1.0], [2]));
+            let x = g.constant_f64(&[0.5, 0.0, -2.0, -1.0], [2, 2]);
+            vec![d.log_prob(x), d.prob(x), d.cdf(x).unwrap(), d.sample(&[2], "unused"), d.entropy(), d.stddev()]
+        });
+        let ninf = f64::NEG_INFINITY;
+        // Rows of x against the atoms [0.5, -1]: (0.5 hit, 0 miss), (−2 miss, −1 hit).
+        close(&out[0], &[0.0, ninf, ninf, 0.0], 0.0);
+        close(&out[1], &[1.0, 0.0, 0.0, 1.0], 0.0);
+        // x >= loc: 0.5 >= 0.5, 0 >= −1, −2 < 0.5, −1 >= −1.
+        close(&out[2], &[1.0, 1.0, 0.0, 1.0], 0.0);
+        close(&out[3], &[0.5, -1.0, 0.5, -1.0], 0.0);
+        close(&out[4], &[0.0, 0.0], 0.0);
+        close(&out[5], &[0.0, 0.0], 0.0);
+    }
+
+    #[test]
+    fn deterministic_grad_sample_is_the_identity() {
+        check_grads(|_, x| Deterministic::new(x[0]).sample(&[2], "unused") * x[0], &[Spec::new([3])], 2);
+    }
+}

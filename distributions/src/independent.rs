@@ -144,3 +144,65 @@ impl<'g, F: Scalar> Distribution<'g, F> for Independent<'g, F> {
         self.base.graph()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::f64::consts::PI;
+
+    use autodiff::testing::{check_grads, Domain, Spec};
+
+    use super::*;
+    use crate::test_util::*;
+    use crate::Normal;
+
+    #[test]
+    fn independent_forward_sums_over_reinterpreted_dims() {
+        // Normal(0, 1) over a [2, 3] batch, the last axis reinterpreted: log_prob of row r is
+        // Σ_j (−½ x_rj² − ½ log 2π).
+        let out = eval_many(|g| {
+            let base = Normal::new(g.constant_f64(&[0.0; 6], [2, 3]), g.scalar(1.0));
+            let d = Independent::new(Box::new(base), 1);
+            assert_eq!((d.batch_shape(), d.event_shape()), (Shape::from([2]), Shape::from([3])));
+            let x = g.constant_f64(&[0.0, 1.0, 2.0, 0.0, 0.0, 0.0], [2, 3]);
+            vec![d.log_prob(x), d.entropy(), d.cdf(g.scalar(0.0)).unwrap(), d.mean(), d.stddev()]
+        });
+        let h = 0.5 * (2.0 * PI).ln();
+        close(&out[0], &[-3.0 * h - 2.5, -3.0 * h], 1e-15);
+        close(&out[1], &[3.0 * (0.5 + h), 3.0 * (0.5 + h)], 1e-15);
+        // The joint CDF of three independent components at their medians: (½)³.
+        close(&out[2], &[0.125, 0.125], 1e-15);
+        close(&out[3], &[0.0; 6], 0.0);
+        close(&out[4], &[1.0; 6], 0.0);
+    }
+
+    #[test]
+    fn independent_forward_all_dims_gives_a_scalar() {
+        let v = eval1(|g| {
+            let base = Normal::new(g.constant_f64(&[0.0; 6], [2, 3]), g.scalar(1.0));
+            let d = Independent::new(Box::new(base), 2);
+            assert_eq!(d.sample(&[4], "eps").shape(), Shape::from([4, 2, 3]));
+            d.log_prob(g.constant_f64(&[0.0; 6], [2, 3]))
+        });
+        close(&v, &[-6.0 * 0.5 * (2.0 * PI).ln()], 1e-15);
+    }
+
+    #[test]
+    fn independent_grad_log_prob_and_entropy() {
+        let specs = [Spec::new([2, 3]), Spec::new([3]).domain(Domain::Positive), Spec::new([2, 3])];
+        check_grads(|_, x| Independent::new(Box::new(Normal::new(x[0], x[1])), 2).log_prob(x[2]), &specs, 2);
+        check_grads(|_, x| Independent::new(Box::new(Normal::new(x[0], x[1])), 1).entropy(), &specs[..2], 2);
+    }
+
+    #[test]
+    fn independent_rejects_too_many_reinterpreted_dims() {
+        let e = build_error(|g| {
+            let d = Independent::new(Box::new(Normal::new(g.constant_f64(&[0.0; 3], [3]), g.scalar(1.0))), 2);
+            d.log_prob(g.constant_f64(&[0.0; 3], [3]));
+        });
+        assert!(
+            e.contains("Independent") && e.contains("reinterpreted_batch_ndims 2 exceeds the batch rank 1"),
+            "{e}"
+        );
+        assert!(e.contains("Normal (batch shape [3])"), "{e}");
+    }
+}

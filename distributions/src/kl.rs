@@ -199,14 +199,6 @@ impl<'g, F: Scalar> AsMvn<'g, F> for Independent<'g, F> {
     }
 }
 
-/// `X Y⁻¹`-free solve `Lb⁻¹ M` for a matrix `M`, broadcasting the batch dimensions.
-fn solve_mat<'g, F: Scalar>(lb: Tensor<'g, F>, m: Tensor<'g, F>) -> Tensor<'g, F> {
-    let (ls, ms) = (lb.shape(), m.shape());
-    let lead = drop_last(&ls, 2).broadcast_with(&drop_last(&ms, 2)).unwrap_or_else(|_| drop_last(&ls, 2));
-    let sq = Shape::from(&ls.dims()[ls.rank() - 2..]);
-    triangular_solve(bcast(lb, &concat(&lead, &sq)), bcast(m, &concat(&lead, &sq)), true, false)
-}
-
 /// TFP's `_kl_brute_force` for two multivariate normals, with the diagonal shortcuts.
 fn mvn_kl<'g, F: Scalar>(a: Mvn<'g, F>, b: Mvn<'g, F>) -> Tensor<'g, F> {
     let event = Shape::from([a.d]);
@@ -230,7 +222,7 @@ fn mvn_kl<'g, F: Scalar>(a: Mvn<'g, F>, b: Mvn<'g, F>) -> Tensor<'g, F> {
     let (b_inv_a, b_inv_delta) = match b.scale {
         // Lb⁻¹ scales rows by 1/σb.
         Scale::Diag(sb) => (dense(&a, &full_a) / unsqueeze_last(sb), delta / sb),
-        Scale::Tril(lb) => (solve_mat(lb, dense(&a, &full_a)), solve_vec(lb, delta)),
+        Scale::Tril(lb) => (triangular_solve(lb, dense(&a, &full_a), true, false), solve_vec(lb, delta)),
     };
     let frob = reduce_sum(square(b_inv_a), &[-2, -1], false);
     let maha = sum_last(square(b_inv_delta), 1);

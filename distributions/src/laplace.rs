@@ -1,13 +1,14 @@
 //! `Laplace(loc, scale)`: density `exp(−|x−μ|/b) / 2b`, a batch with broadcast parameters.
 //!
 //! - `log_prob(x) = −|x−μ|/b − log b − log 2`
-//! - `cdf(x) = ½ − ½ sign(z) expm1(−|z|)`, `z = (x−μ)/b` (TFP's form: no cancellation in
-//!   either tail)
+//! - `cdf(x) = ½e^{z}` for `z = (x−μ)/b < 0`, else `1 − ½e^{−z}`: both tails from `e^{−|z|}`, so
+//!   the lower tail keeps full relative precision (TFP's `½ − ½ sign(z) expm1(−|z|)` cancels
+//!   there). At the median the derivative uses `abs`'s subgradient.
 //! - `entropy = 1 + log 2 + log b`; `stddev = √2 b`
 //! - `sample = μ + b ε` with `ε ~ Laplace(0, 1)` drawn by [`StandardLaplace`] (a random sign
 //!   times an `Exp(1)` draw from a uniform on `(0, 1]`, so never infinite): reparameterized.
 
-use autodiff::ops::{abs, expm1, log, sign, square};
+use autodiff::ops::{abs, exp, less, log, select, square};
 use autodiff::random::Sampler;
 use autodiff::rng::CounterRng;
 use autodiff::{Graph, Scalar, Shape, Tensor};
@@ -112,7 +113,10 @@ impl<'g, F: Scalar> Distribution<'g, F> for Laplace<'g, F> {
             return Some(self.graph().poisoned());
         }
         let z = (x - self.loc) / self.scale;
-        Some(sign(z) * expm1(-abs(z)) * F::of(-0.5) + F::of(0.5))
+        // Each side from its own tail mass t = ½e^{−|z|}: F = t below the median, 1 − t above.
+        // (TFP's ½ − ½ sign(z) expm1(−|z|) cancels to 0 far below the median.)
+        let t = exp(-abs(z)) * F::of(0.5);
+        Some(select(less(z, self.graph().scalar(0.0)), t, -t + F::one()))
     }
     fn entropy(&self) -> Tensor<'g, F> {
         bcast(log(self.scale) + F::of(1.0 + std::f64::consts::LN_2), &self.batch)
@@ -137,5 +141,77 @@ impl<'g, F: Scalar> Distribution<'g, F> for Laplace<'g, F> {
     }
     fn graph(&self) -> &'g Graph<F> {
         self.loc.graph()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::f64::consts::{E, LN_2};
+
+    use autodiff::testing::{check_grads, Domain, Spec};
+
+    use super::*;
+    use crate::test_util::*;
+
+    #[test]
+    fn laplace_forward_log_prob_cdf_entropy_moments() {
+        // Laplace(1, 2) at x = −1, 1, 3: z = −1, 0, 1.
+        let out = eval_many(|g| {
+            let d = Laplace::new(g.scalar(1.0), g.scalar(2.0));
+            let x = g.constant_f64(&[-1.0, 1.0, 3.0], [3]);
+            vec![d.log_prob(x), d.cdf(x).unwrap(), d.entropy(), d.mean(), d.stddev(), d.variance()]
+        });
+        // log p = −|z| − log 2b = −|z| − log 4.
+        let l4 = 4f64.ln();
+        close(&out[0], &[-1.0 - l4, -l4, -1.0 - l4], 1e-15);
+        // F(x) = ½e^{z} below the median, 1 − ½e^{−z} above.
+        close(&out[1], &[0.5 / E, 0.5, 1.0 - 0.5 / E], 1e-15);
+        close(&out[2], &[1.0 + LN_2 + 2f64.ln()], 1e-15);
+        close(&out[3], &[1.0], 0.0);
+        close(&out[4], &[2.0 * 2f64.sqrt()], 1e-15);
+        close(&out[5], &[8.0], 1e-15);
+    }
+
+    #[test]
+    fn laplace_forward_cdf_tails_keep_precision() {
+        // Far below the median F = ½e^{z} is tiny but exact; far above, 1 − F = ½e^{−z}.
+        let v = eval1(|g| Laplace::new(g.scalar(0.0), g.scalar(1e-6)).cdf(g.scalar(-5e-5)).unwrap());
+        close(&v, &[0.5 * (-50f64).exp()], 1e-12);
+    }
+
+    #[test]
+    fn laplace_standard_noise_is_standard_laplace() {
+        // E|ε| = 1 and P(ε > 0) = ½ for ε ~ Laplace(0, 1); Var|ε| = 1.
+        let v = eval_seeded(3, |g| vec![g.random(StandardLaplace, [20000], "eps")]).remove(0);
+        let abs: Vec<f64> = v.iter().map(|x| x.abs()).collect();
+        let (m, se) = mean_se(&abs);
+        within_4se("E|eps|", m, 1.0, se);
+        let pos: Vec<f64> = v.iter().map(|&x| if x > 0.0 { 1.0 } else { 0.0 }).collect();
+        let (p, se) = mean_se(&pos);
+        within_4se("P(eps > 0)", p, 0.5, se);
+    }
+
+    #[test]
+    fn laplace_grad_log_prob_cdf_entropy_sample() {
+        // |x − μ| has a kink at 0: keep the points apart.
+        let specs = [
+            Spec::new([3]).values(vec![0.0, 1.0, -1.0]),
+            Spec::new([3]).domain(Domain::Positive),
+            Spec::new([3]).values(vec![0.7, -0.4, 0.3]),
+        ];
+        check_grads(|_, x| Laplace::new(x[0], x[1]).log_prob(x[2]), &specs, 2);
+        check_grads(|_, x| Laplace::new(x[0], x[1]).cdf(x[2]).unwrap(), &specs, 2);
+        check_grads(|_, x| Laplace::new(x[0], x[1]).entropy(), &specs[..2], 2);
+        check_grads(|_, x| Laplace::new(x[0], x[1]).sample(&[2], "eps"), &specs[..2], 2);
+    }
+
+    #[test]
+    fn laplace_errors() {
+        let e = build_error(|g| {
+            Laplace::new(g.constant_f64(&[0.0; 2], [2]), g.constant_f64(&[1.0; 3], [3]));
+        });
+        assert!(e.contains("Laplace") && e.contains("[2]") && e.contains("[3]"), "{e}");
+        let e = run_error(|g| vec![Laplace::new(g.scalar(0.0), g.scalar(-1.0)).validated().entropy()]);
+        assert!(e.contains("Laplace: scale must be > 0, got -1 at element 0"), "{e}");
     }
 }

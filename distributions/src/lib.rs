@@ -81,6 +81,8 @@ mod mvn_tril;
 mod normal;
 mod scale_mixture;
 mod student_t;
+#[cfg(test)]
+mod test_util;
 mod util;
 mod validate;
 

@@ -26,9 +26,9 @@ pub struct MultivariateNormalDiag<'g, F: Scalar> {
 }
 
 impl<'g, F: Scalar> MultivariateNormalDiag<'g, F> {
-    /// `N(loc, diag(scale_diag)²)`. `loc` and `scale_diag` have shape `[..., d]` (either may
-    /// broadcast, including a last dimension of 1); shape problems are recorded as an error
-    /// naming `MultivariateNormalDiag`.
+    /// `N(loc, diag(scale_diag)²)`. `loc` and `scale_diag` broadcast to `[..., d]` (either may
+    /// be smaller, e.g. a scalar scale); shape problems are recorded as an error naming
+    /// `MultivariateNormalDiag`.
     #[track_caller]
     pub fn new(loc: Tensor<'g, F>, scale_diag: Tensor<'g, F>) -> Self {
         let g = loc.graph();
@@ -41,11 +41,9 @@ impl<'g, F: Scalar> MultivariateNormalDiag<'g, F> {
             let p = g.poisoned();
             MultivariateNormalDiag { loc: p, scale_diag: p, batch: Shape::scalar(), d: 0 }
         };
-        if ls.rank() < 1 || ss.rank() < 1 {
-            return bad(format!("loc and scale_diag must have shape [..., d], got {ls} and {ss}"));
-        }
         let full = match ls.broadcast_with(&ss) {
-            Ok(s) => s,
+            Ok(s) if s.rank() >= 1 => s,
+            Ok(_) => return bad(format!("loc and scale_diag must broadcast to [..., d], got {ls} and {ss}")),
             Err(_) => return bad(format!("loc of shape {ls} and scale_diag of shape {ss} do not broadcast")),
         };
         let d = match full.dim(full.rank() - 1) {
@@ -140,5 +138,73 @@ impl<'g, F: Scalar> Distribution<'g, F> for MultivariateNormalDiag<'g, F> {
     }
     fn graph(&self) -> &'g Graph<F> {
         self.loc.graph()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::f64::consts::PI;
+
+    use autodiff::testing::{check_grads, Domain, Spec};
+
+    use super::*;
+    use crate::test_util::*;
+
+    #[test]
+    fn mvn_diag_forward_is_a_sum_of_normals() {
+        // μ = [0, 1], σ = [1, 2] at x = [1, 1]: z = [1, 0], log p = −½ − log 2 − log 2π.
+        let out = eval_many(|g| {
+            let m = MultivariateNormalDiag::new(g.constant_f64(&[0.0, 1.0], [2]), g.constant_f64(&[1.0, 2.0], [2]));
+            let eps = g.constant_f64(&[1.0, -1.0], [2]);
+            vec![
+                m.log_prob(g.constant_f64(&[1.0, 1.0], [2])),
+                m.entropy(),
+                m.stddev(),
+                m.variance(),
+                m.sample_with_noise(eps),
+                m.scale_tril(),
+            ]
+        });
+        close(&out[0], &[-0.5 - (2f64).ln() - (2.0 * PI).ln()], 1e-15);
+        close(&out[1], &[1.0 + (2.0 * PI).ln() + (2f64).ln()], 1e-15);
+        close(&out[2], &[1.0, 2.0], 0.0);
+        close(&out[3], &[1.0, 4.0], 0.0);
+        close(&out[4], &[1.0, -1.0], 0.0);
+        close(&out[5], &[1.0, 0.0, 0.0, 2.0], 0.0);
+    }
+
+    #[test]
+    fn mvn_diag_forward_broadcasts_a_scalar_scale() {
+        // scale_diag [1] against loc [2, 3]: batch [2], event [3]; entropy counts 3 dimensions.
+        let out = eval_many(|g| {
+            let m = MultivariateNormalDiag::new(g.constant_f64(&[0.0; 6], [2, 3]), g.constant_f64(&[2.0], [1]));
+            assert_eq!((m.batch_shape(), m.event_shape()), (Shape::from([2]), Shape::from([3])));
+            vec![m.entropy(), m.log_prob(g.constant_f64(&[0.0; 3], [3]))]
+        });
+        let h = 3.0 * (0.5 + 0.5 * (2.0 * PI).ln() + (2f64).ln());
+        close(&out[0], &[h, h], 1e-15);
+        let lp = -3.0 * ((2f64).ln() + 0.5 * (2.0 * PI).ln());
+        close(&out[1], &[lp, lp], 1e-15);
+    }
+
+    #[test]
+    fn mvn_diag_grad_log_prob_entropy_sample() {
+        let specs = [Spec::new([3]), Spec::new([3]).domain(Domain::Positive), Spec::new([2, 3])];
+        check_grads(|_, x| MultivariateNormalDiag::new(x[0], x[1]).log_prob(x[2]), &specs, 2);
+        check_grads(|_, x| MultivariateNormalDiag::new(x[0], x[1]).entropy(), &specs[..2], 2);
+        check_grads(|_, x| MultivariateNormalDiag::new(x[0], x[1]).sample(&[2], "eps"), &specs[..2], 2);
+    }
+
+    #[test]
+    fn mvn_diag_shape_error_and_validation() {
+        let e = build_error(|g| {
+            MultivariateNormalDiag::new(g.constant_f64(&[0.0; 2], [2]), g.constant_f64(&[1.0; 3], [3]));
+        });
+        assert!(e.contains("MultivariateNormalDiag") && e.contains("[2]") && e.contains("[3]"), "{e}");
+        let e = run_error(|g| {
+            let s = g.constant_f64(&[1.0, 0.0], [2]);
+            vec![MultivariateNormalDiag::new(g.constant_f64(&[0.0; 2], [2]), s).validated().entropy()]
+        });
+        assert!(e.contains("MultivariateNormalDiag: scale_diag must be > 0, got 0 at element 1"), "{e}");
     }
 }

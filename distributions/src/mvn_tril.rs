@@ -147,15 +147,9 @@ impl<'g, F: Scalar> MultivariateNormalTriL<'g, F> {
 }
 
 /// `L⁻¹ v` for vectors `v [..., d]`, with `L [..., d, d]` lower triangular: one triangular
-/// solve, `L` broadcast over the leading dimensions of `v` (sample dimensions).
+/// solve (its batch axes broadcast, so sample axes of `v` need no copies of `L`).
 #[track_caller]
 pub(crate) fn solve_vec<'g, F: Scalar>(l: Tensor<'g, F>, v: Tensor<'g, F>) -> Tensor<'g, F> {
-    let vs = v.shape();
-    let ls = l.shape();
-    let lead = drop_last(&vs, 1).broadcast_with(&drop_last(&ls, 2)).unwrap_or_else(|_| drop_last(&vs, 1));
-    let d = ls.dims()[ls.rank() - 1];
-    let l = bcast(l, &concat(&lead, &Shape::new([d, d])));
-    let v = bcast(v, &concat(&lead, &Shape::new([d])));
     squeeze_last(triangular_solve(l, unsqueeze_last(v), true, false))
 }
 
@@ -176,6 +170,10 @@ impl<'g, F: Scalar> Distribution<'g, F> for MultivariateNormalTriL<'g, F> {
     fn sample_with_noise(&self, eps: Tensor<'g, F>) -> Tensor<'g, F> {
         if !check_value("MultivariateNormalTriL.sample_with_noise", eps, &self.batch, &self.event()) {
             return self.graph().poisoned();
+        }
+        if self.scale_tril.rank() == 2 && eps.rank() >= 2 {
+            // One L for all draws: a single tall GEMM, `eps @ Lᵀ`.
+            return self.loc + matmul_t(eps, self.scale_tril, false, true);
         }
         self.loc + squeeze_last(matmul(self.scale_tril, unsqueeze_last(eps)))
     }
@@ -215,5 +213,149 @@ impl<'g, F: Scalar> Distribution<'g, F> for MultivariateNormalTriL<'g, F> {
     }
     fn graph(&self) -> &'g Graph<F> {
         self.loc.graph()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::f64::consts::PI;
+
+    use autodiff::ops::matrix_set_diag;
+    use autodiff::testing::{check_grads, Domain, Spec};
+
+    use super::*;
+    use crate::test_util::*;
+
+    const LOC: [f64; 2] = [1.0, 2.0];
+    const L: [f64; 4] = [1.0, 0.0, 0.5, 2.0];
+
+    #[test]
+    fn mvn_tril_forward_log_prob_entropy_moments() {
+        // μ = [1, 2], L = [[1, 0], [½, 2]]; at x = [2, 3], Δ = [1, 1] and z = L⁻¹Δ = [1, (1 − ½)/2]
+        // = [1, ¼], so log p = −½(1 + 1/16) − log 2 − log 2π.
+        let out = eval_many(|g| {
+            let m = MultivariateNormalTriL::new(g.constant_f64(&LOC, [2]), g.constant_f64(&L, [2, 2]));
+            let x = g.constant_f64(&[2.0, 3.0, 1.0, 2.0], [2, 2]);
+            vec![m.log_prob(x), m.entropy(), m.mean(), m.variance(), m.stddev(), m.covariance()]
+        });
+        let at_mean = -(2f64).ln() - (2.0 * PI).ln();
+        close(&out[0], &[at_mean - 0.53125, at_mean], 1e-15);
+        // (d/2)(1 + log 2π) + log det L, d = 2, det L = 2.
+        close(&out[1], &[1.0 + (2.0 * PI).ln() + (2f64).ln()], 1e-15);
+        close(&out[2], &LOC, 0.0);
+        // diag(L Lᵀ) = [1, ¼ + 4].
+        close(&out[3], &[1.0, 4.25], 1e-15);
+        close(&out[4], &[1.0, 4.25f64.sqrt()], 1e-15);
+        close(&out[5], &[1.0, 0.5, 0.5, 4.25], 1e-15);
+    }
+
+    #[test]
+    fn mvn_tril_ignores_the_upper_triangle_and_matches_from_covariance() {
+        let out = eval_many(|g| {
+            let x = g.constant_f64(&[2.0, 3.0], [2]);
+            let upper = MultivariateNormalTriL::new(g.constant_f64(&LOC, [2]), g.constant_f64(&[1.0, 9.0, 0.5, 2.0], [2, 2]));
+            let cov = MultivariateNormalTriL::from_covariance(
+                g.constant_f64(&LOC, [2]),
+                g.constant_f64(&[1.0, 0.5, 0.5, 4.25], [2, 2]),
+            );
+            vec![upper.log_prob(x), cov.log_prob(x), cov.scale_tril()]
+        });
+        let want = -(2f64).ln() - (2.0 * PI).ln() - 0.53125;
+        close(&out[0], &[want], 1e-15);
+        close(&out[1], &[want], 1e-14);
+        close(&out[2], &L, 1e-15);
+    }
+
+    #[test]
+    fn mvn_tril_forward_batches_and_samples() {
+        // Two matrices against one loc: batch [2]; draws [3, 2, 2].
+        let out = eval_many(|g| {
+            let ls = g.constant_f64(&[1.0, 0.0, 0.5, 2.0, 2.0, 0.0, 1.0, 1.0], [2, 2, 2]);
+            let m = MultivariateNormalTriL::new(g.constant_f64(&LOC, [2]), ls);
+            assert_eq!(m.batch_shape(), Shape::from([2]));
+            assert_eq!(m.sample(&[3], "eps").shape(), Shape::from([3, 2, 2]));
+            // ε = [1, −1] for both: μ + Lε = [1 + 1, 2 + ½ − 2] and [1 + 2, 2 + 1 − 1].
+            let eps = g.constant_f64(&[1.0, -1.0], [2]);
+            vec![m.sample_with_noise(eps), m.entropy()]
+        });
+        close(&out[0], &[2.0, 0.5, 3.0, 2.0], 1e-15);
+        let h0 = 1.0 + (2.0 * PI).ln();
+        close(&out[1], &[h0 + (2f64).ln(), h0 + (2f64).ln()], 1e-15);
+    }
+
+    /// A lower-triangular factor with a positive diagonal from unconstrained inputs.
+    fn factor<'g>(x: Tensor<'g, f64>, d: Tensor<'g, f64>) -> Tensor<'g, f64> {
+        matrix_set_diag(tril(x), d)
+    }
+
+    #[test]
+    fn mvn_tril_grad_log_prob_entropy_sample() {
+        let specs = [
+            Spec::new([3]),
+            Spec::new([3, 3]),
+            Spec::new([3]).domain(Domain::Positive),
+            Spec::new([2, 3]),
+        ];
+        check_grads(
+            |_, x| MultivariateNormalTriL::new(x[0], factor(x[1], x[2])).log_prob(x[3]),
+            &specs,
+            2,
+        );
+        check_grads(|_, x| MultivariateNormalTriL::new(x[0], factor(x[1], x[2])).entropy(), &specs[..3], 2);
+        check_grads(
+            |_, x| MultivariateNormalTriL::new(x[0], factor(x[1], x[2])).sample(&[2], "eps"),
+            &specs[..3],
+            2,
+        );
+        check_grads(
+            |_, x| MultivariateNormalTriL::new(x[0], factor(x[1], x[2])).variance(),
+            &specs[..3],
+            2,
+        );
+    }
+
+    #[test]
+    fn mvn_tril_grad_from_covariance() {
+        check_grads(
+            |_, x| MultivariateNormalTriL::from_covariance(x[0], x[1]).log_prob(x[2]),
+            &[Spec::new([2]), Spec::new([2, 2]).domain(Domain::PosDef), Spec::new([2])],
+            1,
+        );
+    }
+
+    #[test]
+    fn mvn_tril_shape_errors() {
+        let e = build_error(|g| {
+            MultivariateNormalTriL::new(g.constant_f64(&[0.0; 2], [2]), g.constant_f64(&[1.0; 6], [2, 3]));
+        });
+        assert!(
+            e.contains("MultivariateNormalTriL") && e.contains("scale_tril must be square") && e.contains("[2, 3]"),
+            "{e}"
+        );
+        let e = build_error(|g| {
+            MultivariateNormalTriL::new(g.constant_f64(&[0.0; 3], [3]), g.constant_f64(&[1.0; 4], [2, 2]));
+        });
+        assert!(e.contains("loc must have shape [..., 2]") && e.contains("got [3]"), "{e}");
+        let e = build_error(|g| {
+            MultivariateNormalTriL::new(g.constant_f64(&[0.0; 2], [2]), g.constant_f64(&[1.0; 2], [2]));
+        });
+        assert!(e.contains("scale_tril must have shape [..., d, d], got [2]"), "{e}");
+        let e = build_error(|g| {
+            let m = MultivariateNormalTriL::new(g.constant_f64(&[0.0; 2], [2]), g.constant_f64(&L, [2, 2]));
+            m.log_prob(g.constant_f64(&[0.0; 3], [3]));
+        });
+        assert!(e.contains("MultivariateNormalTriL.log_prob") && e.contains("event shape [2]"), "{e}");
+    }
+
+    #[test]
+    fn mvn_tril_validated_checks_the_diagonal() {
+        let e = run_error(|g| {
+            let l = g.constant_f64(&[1.0, 0.0, 0.5, -2.0], [2, 2]).named("posterior_scale");
+            vec![MultivariateNormalTriL::new(g.constant_f64(&LOC, [2]), l).validated().entropy()]
+        });
+        assert!(
+            e.contains("MultivariateNormalTriL (posterior_scale): scale_tril must have a diagonal > 0, got -2 at element 3"),
+            "{e}"
+        );
     }
 }

@@ -165,3 +165,76 @@ impl<'g, F: Scalar> Distribution<'g, F> for ScaleMixtureNormal<'g, F> {
         self.g
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::f64::consts::PI;
+
+    use autodiff::testing::{check_grads, Spec};
+
+    use super::*;
+    use crate::test_util::*;
+
+    fn normal_pdf(x: f64, s: f64) -> f64 {
+        (-0.5 * (x / s) * (x / s)).exp() / (s * (2.0 * PI).sqrt())
+    }
+
+    #[test]
+    fn scale_mixture_forward_log_prob_cdf_moments() {
+        // ¼ N(0, 2²) + ¾ N(0, ½²) at x = 0, 1, −3.
+        let out = eval_many(|g| {
+            let p = ScaleMixtureNormal::new(g, 0.25, 2.0, 0.5);
+            let x = g.constant_f64(&[0.0, 1.0, -3.0], [3]);
+            vec![p.log_prob(x), p.cdf(g.scalar(0.0)).unwrap(), p.mean(), p.variance(), p.stddev()]
+        });
+        let want: Vec<f64> =
+            [0.0, 1.0, -3.0].iter().map(|&x| (0.25 * normal_pdf(x, 2.0) + 0.75 * normal_pdf(x, 0.5)).ln()).collect();
+        close(&out[0], &want, 1e-14);
+        close(&out[1], &[0.5], 1e-15);
+        close(&out[2], &[0.0], 0.0);
+        // ¼·4 + ¾·¼ = 1.1875.
+        close(&out[3], &[1.1875], 1e-15);
+        close(&out[4], &[1.1875f64.sqrt()], 1e-15);
+    }
+
+    #[test]
+    fn scale_mixture_forward_is_stable_with_a_narrow_component() {
+        // With σ₂ = 1e-6 the narrow density underflows at x = 1 (exp(−5e11)); the mixture is then
+        // log π + log N(x; 0, σ₁²) exactly, not −∞. At x = 0 the narrow component dominates.
+        let out = eval_many(|g| {
+            let p = ScaleMixtureNormal::new(g, 0.5, 1.0, 1e-6);
+            vec![p.log_prob(g.constant_f64(&[1.0, 1e3, 0.0], [3]))]
+        });
+        let h = 0.5 * (2.0 * PI).ln();
+        let wide = |x: f64| 0.5f64.ln() - 0.5 * x * x - h;
+        // At 0: log(½ N(0;0,1) + ½ N(0;0,1e-6)) = log ½ − h + log(1 + 1e6).
+        close(&out[0], &[wide(1.0), wide(1e3), 0.5f64.ln() - h + (1.0 + 1e6f64).ln()], 1e-14);
+    }
+
+    #[test]
+    fn scale_mixture_batch_shape_and_errors() {
+        let v = eval1(|g| {
+            let p = ScaleMixtureNormal::new(g, 0.5, 1.0, 0.1).with_batch_shape([2, 3]);
+            assert_eq!(p.sample(&[4], "w").shape(), Shape::from([4, 2, 3]));
+            p.log_prob(g.scalar(0.0))
+        });
+        assert_eq!(v.len(), 6);
+        let e = build_error(|g| {
+            ScaleMixtureNormal::<f64>::new(g, 1.5, 1.0, 0.1);
+        });
+        assert!(e.contains("ScaleMixtureNormal") && e.contains("pi 1.5"), "{e}");
+        let e = build_error(|g| {
+            ScaleMixtureNormal::new(g, 0.5, 1.0, 0.1).entropy();
+        });
+        assert!(e.contains("ScaleMixtureNormal.entropy") && e.contains("no closed-form entropy"), "{e}");
+        let e = build_error(|g| {
+            ScaleMixtureNormal::new(g, 0.5, 1.0, 0.1).sample_with_noise(g.scalar(0.0));
+        });
+        assert!(e.contains("ScaleMixtureNormal.sample_with_noise"), "{e}");
+    }
+
+    #[test]
+    fn scale_mixture_grad_log_prob() {
+        check_grads(|g, x| ScaleMixtureNormal::new(g, 0.3, 1.5, 0.2).log_prob(x[0]), &[Spec::new([4])], 2);
+    }
+}

@@ -254,3 +254,106 @@ impl<'g, F: Scalar> Distribution<'g, F> for StudentT<'g, F> {
         self.loc.graph()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::f64::consts::PI;
+
+    use autodiff::rng::CounterRng;
+    use autodiff::testing::{check_grads, Domain, Spec};
+
+    use super::*;
+    use crate::test_util::*;
+
+    #[test]
+    fn student_t_forward_log_prob_entropy_moments() {
+        // t₃ density at z: Γ(2)/(√(3π) Γ(3/2)) (1 + z²/3)^{−2} = 2/(π√3) (1 + z²/3)^{−2};
+        // with σ = 2 the density is halved. At z = 0 and z = 1 (x = 1 and 3, μ = 1).
+        let out = eval_many(|g| {
+            let d = StudentT::new(g.scalar(3.0), g.scalar(1.0), g.scalar(2.0));
+            let x = g.constant_f64(&[1.0, 3.0], [2]);
+            vec![d.log_prob(x), d.entropy(), d.mean(), d.variance(), d.stddev(), d.mode()]
+        });
+        let c = (1.0 / (PI * 3f64.sqrt())).ln();
+        close(&out[0], &[c, c + 2.0 * (0.75f64).ln()], 1e-14);
+        // ν = 3: 2(ψ(2) − ψ(3/2)) = 2(−1 + 2 log 2); log(√3 B(3/2, ½)) = log(√3 π/2); + log σ.
+        let h = 2.0 * (-1.0 + 2.0 * 2f64.ln()) + (3f64.sqrt() * PI / 2.0).ln() + 2f64.ln();
+        close(&out[1], &[h], 1e-13);
+        close(&out[2], &[1.0], 0.0);
+        // σ²ν/(ν − 2) = 4 · 3.
+        close(&out[3], &[12.0], 1e-15);
+        close(&out[4], &[12f64.sqrt()], 1e-15);
+        close(&out[5], &[1.0], 0.0);
+    }
+
+    #[test]
+    fn student_t_forward_cauchy_and_undefined_moments() {
+        // ν = 1 is the Cauchy: entropy log(4πσ); mean undefined (NaN), variance undefined.
+        // ν = 1.5: mean μ, variance ∞.
+        let out = eval_many(|g| {
+            let df = g.constant_f64(&[1.0, 1.5, 0.5], [3]);
+            let d = StudentT::new(df, g.scalar(1.0), g.scalar(3.0));
+            vec![d.entropy(), d.mean(), d.variance(), d.log_prob(g.scalar(4.0))]
+        });
+        close(&out[0][..1], &[(4.0 * PI * 3.0).ln()], 1e-13);
+        close(&out[1], &[f64::NAN, 1.0, f64::NAN], 0.0);
+        close(&out[2], &[f64::NAN, f64::INFINITY, f64::NAN], 0.0);
+        // Cauchy density at z = 1: 1/(πσ(1 + 1)).
+        close(&out[3][..1], &[(1.0 / (PI * 3.0 * 2.0)).ln()], 1e-14);
+    }
+
+    #[test]
+    fn student_t_gamma_draws_have_gamma_moments() {
+        // Gamma(α, 1) has mean α and variance α; check the sampler directly (20000 draws) for a
+        // shape that needs the boost, the boundary, and a large one.
+        for &alpha in &[0.3, 1.0, 4.5] {
+            let mut rng = CounterRng::new(17);
+            let normal = |rng: &mut CounterRng| {
+                (-2.0 * rng.uniform_open0().ln()).sqrt() * (std::f64::consts::TAU * rng.uniform()).cos()
+            };
+            let draws: Vec<f64> = (0..20000)
+                .map(|_| {
+                    let z: Vec<f64> = (0..GAMMA_CANDIDATES).map(|_| normal(&mut rng)).collect();
+                    let u: Vec<f64> = (0..GAMMA_CANDIDATES).map(|_| rng.uniform()).collect();
+                    gamma_draw(alpha, &z, &u, rng.uniform())
+                })
+                .collect();
+            let (m, se) = mean_se(&draws);
+            within_4se(&format!("mean of Gamma({alpha})"), m, alpha, se);
+            let sq: Vec<f64> = draws.iter().map(|g| (g - alpha) * (g - alpha)).collect();
+            let (v, se) = mean_se(&sq);
+            within_4se(&format!("variance of Gamma({alpha})"), v, alpha, se);
+        }
+    }
+
+    #[test]
+    fn student_t_grad_log_prob_entropy_sample() {
+        let specs = [
+            Spec::new([3]).domain(Domain::Range(1.5, 6.0)),
+            Spec::new([3]),
+            Spec::new([3]).domain(Domain::Positive),
+            Spec::new([3]),
+        ];
+        check_grads(|_, x| StudentT::new(x[0], x[1], x[2]).log_prob(x[3]), &specs, 2);
+        // The second derivative of the entropy in ν needs the derivative of digamma.
+        check_grads(|_, x| StudentT::new(x[0], x[1], x[2]).entropy(), &specs[..3], 2);
+        // The draw is differentiated in loc and scale; df is a constant here (no gradient).
+        check_grads(
+            |g, x| StudentT::new(g.scalar(4.0), x[0], x[1]).sample(&[2], "eps"),
+            &specs[1..3],
+            2,
+        );
+    }
+
+    #[test]
+    fn student_t_errors() {
+        let e = build_error(|g| {
+            StudentT::new(g.constant_f64(&[3.0; 2], [2]), g.constant_f64(&[0.0; 3], [3]), g.scalar(1.0));
+        });
+        assert!(e.contains("StudentT") && e.contains("df of shape [2], loc of shape [3]"), "{e}");
+        let e = run_error(|g| {
+            vec![StudentT::new(g.constant_f64(&[3.0, -1.0], [2]), g.scalar(0.0), g.scalar(1.0)).validated().entropy()]
+        });
+        assert!(e.contains("StudentT: df must be > 0, got -1 at element 1"), "{e}");
+    }
+}
