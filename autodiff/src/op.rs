@@ -37,6 +37,12 @@ pub trait Op<F: Scalar>: Debug + Send + Sync + 'static {
     fn in_place(&self) -> Option<usize> {
         None
     }
+
+    /// Floating-point operations of one evaluation with these run-time dims, for ops whose
+    /// cost matters in benchmarks (matrix products, convolutions). Others report 0.
+    fn flops(&self, _inputs: &[&[usize]], _out: &[usize]) -> u64 {
+        0
+    }
 }
 
 /// What a forward kernel sees: input slices with their run-time dimensions, and the output.

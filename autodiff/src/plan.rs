@@ -112,6 +112,24 @@ impl<F: Scalar> Plan<F> {
     pub fn num_in_place(&self) -> usize {
         self.inner.steps.iter().filter(|s| s.alias.is_some()).count()
     }
+    /// Floating-point operations of one run at the given batch size, counted by the ops that
+    /// report them (matrix products, convolutions).
+    pub fn flops(&self, batch: usize) -> u64 {
+        let dims: Vec<crate::shape::Dims> = self.inner.steps.iter().map(|s| s.shape.resolve(batch)).collect();
+        self.inner
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| match &s.kind {
+                StepKind::Op(op) => {
+                    let ins: SmallVec<[&[usize]; 4]> = s.inputs.iter().map(|&p| &dims[p][..]).collect();
+                    op.flops(&ins, &dims[i])
+                }
+                _ => 0,
+            })
+            .sum()
+    }
+
     /// Names of the ops executed, in order (for inspection and tests).
     pub fn op_names(&self) -> Vec<&'static str> {
         self.inner.steps.iter().filter(|s| matches!(s.kind, StepKind::Op(_))).map(|s| s.name()).collect()

@@ -11,7 +11,7 @@ use crate::scalar::Scalar;
 
 /// Calls `f(b, m)` for each consecutive block `m` of `size` elements of `out` (matrix `b` of a
 /// batch), on rayon threads when `work` (an estimate of the multiply-adds) is at least
-/// [`PAR_MIN`]. Returns the failure of the lowest-numbered failing block, so the reported error
+/// [`PAR_MIN`](super::PAR_MIN). Returns the failure of the lowest-numbered failing block, so the reported error
 /// does not depend on the number of threads. Does nothing when `size` is 0.
 pub fn for_each_matrix<F, E, Fun>(out: &mut [F], size: usize, work: usize, f: Fun) -> Result<(), (usize, E)>
 where
@@ -122,7 +122,7 @@ pub fn cholesky_in_place<F: Scalar>(a: &mut [F], n: usize) -> Result<(), (usize,
 ///
 /// `op(L)` is lower triangular when `lower != adjoint`, solved by forward substitution, else by
 /// back substitution; each step updates a whole row of `X` (`k` contiguous values), or for
-/// `k = 1` works along rows of `L` (see [`solve_vector`]). A zero on
+/// `k = 1` works along rows of `L` (see `solve_vector`). A zero on
 /// the diagonal gives infinities or NaN, as a division by zero does.
 pub fn triangular_solve_in_place<F: Scalar>(l: &[F], x: &mut [F], n: usize, k: usize, lower: bool, adjoint: bool) {
     debug_assert!(l.len() == n * n && x.len() == n * k);

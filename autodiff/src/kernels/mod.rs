@@ -5,6 +5,8 @@ pub mod ftz;
 pub mod linalg;
 pub mod matmul;
 pub mod reduce;
+pub mod shape_ops;
+pub mod special;
 
 /// Below this many elements a kernel runs on the calling thread: rayon's fork-join costs more
 /// than it saves on small tensors.

@@ -98,6 +98,11 @@ impl<F: Scalar> Op<F> for Matmul {
         }
         Ok(())
     }
+    fn flops(&self, inputs: &[&[usize]], out: &[usize]) -> u64 {
+        let a = inputs[0];
+        let k = if self.ta { a[a.len() - 2] } else { a[a.len() - 1] };
+        2 * k as u64 * out.iter().product::<usize>() as u64
+    }
     fn vjp<'g>(&self, cx: &VjpCx<'g, F>) -> Grads<'g, F> {
         let (a, b, gy) = (cx.input(0), cx.input(1), cx.grad_output());
         let ga = if self.ta { matmul_t(b, gy, self.tb, true) } else { matmul_t(gy, b, false, !self.tb) };

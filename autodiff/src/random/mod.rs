@@ -1,5 +1,5 @@
 //! Random leaves. A [`Sampler`] fills a buffer from counter-based generators; the session
-//! keys each block of [`BLOCK`](crate::rng::BLOCK) values separately, so filling in parallel
+//! keys each block of [`BLOCK`] values separately, so filling in parallel
 //! gives the same bits as filling serially. A new distribution is one new file.
 
 use std::fmt::Debug;

@@ -187,15 +187,19 @@ fn check_rec(
     let mut s = one_thread(plan);
     let mut ls = one_thread(loss_plan);
     let store = ParamStore::new(0);
-    let feeds =
-        |vals: &[Vec<f64>]| -> Vec<(String, Vec<f64>)> { names.iter().cloned().zip(vals.iter().cloned()).collect() };
+    // A plan reads only the inputs its fetches depend on (a gradient may ignore some), and a
+    // session rejects feeds its plan does not read: feed each plan its own inputs.
+    let feeds = |sess: &Session<f64>, vals: &[Vec<f64>]| -> Vec<(String, Vec<f64>)> {
+        let used = sess.plan().input_names();
+        names.iter().cloned().zip(vals.iter().cloned()).filter(|(n, _)| used.iter().any(|u| **u == **n)).collect()
+    };
     let eval_loss = |ls: &mut Session<f64>, vals: &[Vec<f64>]| -> Result<f64, String> {
-        let fd = feeds(vals);
+        let fd = feeds(ls, vals);
         let fr: Vec<(&str, &[f64])> = fd.iter().map(|(n, v)| (n.as_str(), v.as_slice())).collect();
         ls.run_at_step(0, &store, &fr).map(|o| o.scalar(0)).map_err(|e| e.to_string())
     };
     let analytic: Vec<Vec<f64>> = {
-        let fd = feeds(values);
+        let fd = feeds(&s, values);
         let fr: Vec<(&str, &[f64])> = fd.iter().map(|(n, v)| (n.as_str(), v.as_slice())).collect();
         let out = s.run_at_step(0, &store, &fr).map_err(|e| format!("{what}{e}"))?;
         (0..specs.len()).map(|i| out.get(i + 1).to_vec()).collect()
