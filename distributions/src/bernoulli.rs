@@ -1,7 +1,7 @@
 //! `Bernoulli`: `P(X = 1) = p` per element, parameterized by logits (the stable choice) or by
 //! probabilities.
 //!
-//! - From logits `l`: `log_prob(x) = −sigmoid_cross_entropy_with_logits(x, l)
+//! - From logits `l`: `log_prob(x) = −sigmoid_cross_entropy_with_logits(l, x)
 //!   = −(max(l, 0) − l x + log1p(e^{−|l|}))`, finite for any finite `l`.
 //! - From probabilities `p`: `log_prob(x) = x log p + (1−x) log1p(−p)`, each term guarded so a
 //!   certain outcome (`p ∈ {0, 1}`) gives `0` at its atom, not `0 · log 0 = NaN`, with finite
@@ -112,7 +112,7 @@ impl<'g, F: Scalar> Distribution<'g, F> for Bernoulli<'g, F> {
         }
         let full = x.shape().broadcast_with(&batch).unwrap_or(batch);
         match self.param {
-            Param::Logits(l) => -sigmoid_cross_entropy_with_logits(bcast(x, &full), bcast(l, &full)),
+            Param::Logits(l) => -sigmoid_cross_entropy_with_logits(bcast(l, &full), bcast(x, &full)),
             Param::Probs(p) => {
                 // Substitute a harmless argument where the factor in front is 0, so neither
                 // the value nor the gradient sees log 0.

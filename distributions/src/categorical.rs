@@ -1,18 +1,17 @@
 //! `Categorical(logits [..., C])`: a class in `{0, …, C−1}` with probabilities `softmax(logits)`.
 //! Labels are class indices stored as floats, of shape `[sample..., batch...]`.
 //!
-//! - `log_prob(k) = −sparse_softmax_cross_entropy(k, logits) = logits_k − logsumexp(logits)`,
+//! - `log_prob(k) = −sparse_softmax_cross_entropy(logits, k) = logits_k − logsumexp(logits)`,
 //!   stable for any finite logits.
 //! - `entropy = −Σ softmax · log_softmax`.
 //! - `mean = Σ k p_k`, `variance = Σ k² p_k − mean²` (of the class index); `mode` is the first
 //!   index of the largest logit (TFP's argmax).
 //! - `cdf(x) = Σ_{k ≤ x} p_k`.
-//! - `sample`: inverse CDF, `Σ_{j < C−1} [u ≥ cdf_j]` with `u` a uniform leaf (discrete, not
-//!   reparameterized). The cumulative sums are one matmul with a constant triangular matrix.
+//! - `sample`: inverse CDF, `min(Σ_j [u ≥ cdf_j], C−1)` with `u` a uniform leaf and `cdf` the
+//!   cumulative sums of the probabilities (discrete, not reparameterized).
 
 use autodiff::ops::{
-    equal, greater, less, log_softmax, matmul, reduce_max, reduce_sum, reshape, select, softmax,
-    sparse_softmax_cross_entropy,
+    argmax, cumsum, greater, less, log_softmax, minimum, reduce_sum, select, softmax, sparse_softmax_cross_entropy,
 };
 use autodiff::random::Uniform;
 use autodiff::{Dim, Graph, Scalar, Shape, Tensor};
@@ -88,13 +87,11 @@ impl<'g, F: Scalar> Distribution<'g, F> for Categorical<'g, F> {
             return full(g, &s, 0.0);
         }
         let u = g.random(Uniform::default(), s, salt);
-        // cdf_j = Σ_{i ≤ j} p_i for j < C−1: the row p @ T with T[i, j] = [i ≤ j].
-        let t: Vec<f64> = (0..c).flat_map(|i| (0..c - 1).map(move |j| if i <= j { 1.0 } else { 0.0 })).collect();
-        let p = reshape(self.probs(), concat(&self.batch, &Shape::from([1, c])));
-        let cdf = reshape(matmul(p, g.constant_f64(&t, [c, c - 1])), concat(&self.batch, &Shape::from([c - 1])));
-        // The class is the number of cumulative sums at or below u.
+        // The class is the number of cumulative sums at or below u; rounding may leave the last
+        // sum a hair below 1, so the count is capped at C − 1.
+        let cdf = cumsum(self.probs(), -1, false, false);
         let passed = select(less(unsqueeze_last(u), cdf), g.scalar(0.0), g.scalar(1.0));
-        reduce_sum(passed, &[-1], false)
+        minimum(reduce_sum(passed, &[-1], false), g.scalar((c - 1) as f64))
     }
     fn sample_with_noise(&self, eps: Tensor<'g, F>) -> Tensor<'g, F> {
         fail(
@@ -111,7 +108,7 @@ impl<'g, F: Scalar> Distribution<'g, F> for Categorical<'g, F> {
         }
         let full_batch = x.shape().broadcast_with(&self.batch).unwrap_or_else(|_| self.batch.clone());
         let logits = bcast(self.logits, &concat(&full_batch, &Shape::from([self.classes])));
-        -sparse_softmax_cross_entropy(bcast(x, &full_batch), logits)
+        -sparse_softmax_cross_entropy(logits, bcast(x, &full_batch))
     }
     fn cdf(&self, x: Tensor<'g, F>) -> Option<Tensor<'g, F>> {
         if !check_value("Categorical.cdf", x, &self.batch, &Shape::scalar()) {
@@ -130,12 +127,7 @@ impl<'g, F: Scalar> Distribution<'g, F> for Categorical<'g, F> {
         reduce_sum(self.probs() * self.range(), &[-1], false)
     }
     fn mode(&self) -> Tensor<'g, F> {
-        let g = self.graph();
-        // The smallest index attaining the maximum: min over k of (k if maximal else C), as
-        // −max(−·) since only reduce_max is needed.
-        let is_max = equal(self.logits, reduce_max(self.logits, &[-1], true));
-        let idx = select(is_max, self.range(), g.scalar(self.classes as f64));
-        -reduce_max(-idx, &[-1], false)
+        argmax(self.logits, -1)
     }
     fn stddev(&self) -> Tensor<'g, F> {
         autodiff::ops::sqrt(self.variance())

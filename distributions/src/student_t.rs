@@ -17,7 +17,7 @@
 //! fixed-`df` model when `df` is learned.
 
 use autodiff::op::{grads, ForwardCx, Grads, Op, VjpCx};
-use autodiff::ops::{digamma, greater, lgamma, log, log1p, select, square};
+use autodiff::ops::{abs, digamma, greater, lgamma, log, log1p, select, square};
 use autodiff::random::{StandardNormal, Uniform};
 use autodiff::{Dim, Graph, OpFailure, Scalar, Shape, ShapeError, Tensor};
 
@@ -210,7 +210,7 @@ impl<'g, F: Scalar> Distribution<'g, F> for StudentT<'g, F> {
         let z = (x - self.loc) / self.scale;
         let half = F::of(0.5);
         let unnormalized = log1p(square(z) / nu) * ((nu + F::one()) * -half);
-        let log_norm = log(self.scale) + log(nu) * half + F::of(0.5 * std::f64::consts::PI.ln()) + lgamma(nu * half)
+        let log_norm = log(abs(self.scale)) + log(nu) * half + F::of(0.5 * std::f64::consts::PI.ln()) + lgamma(nu * half)
             - lgamma((nu + F::one()) * half);
         unnormalized - log_norm
     }
@@ -224,7 +224,7 @@ impl<'g, F: Scalar> Distribution<'g, F> for StudentT<'g, F> {
         let b = (nu + F::one()) * half;
         // lbeta(ν/2, ½) = lgamma(ν/2) + lgamma(½) − lgamma((ν+1)/2), lgamma(½) = ½ log π.
         let lbeta = lgamma(a) + F::of(0.5 * std::f64::consts::PI.ln()) - lgamma(b);
-        let h = b * (digamma(b) - digamma(a)) + log(nu) * half + lbeta + log(self.scale);
+        let h = b * (digamma(b) - digamma(a)) + log(nu) * half + lbeta + log(abs(self.scale));
         bcast(h, &self.batch)
     }
     fn mean(&self) -> Tensor<'g, F> {
