@@ -37,6 +37,7 @@ mod graph;
 pub mod kernels;
 pub mod op;
 pub mod ops;
+pub mod optim;
 pub mod params;
 mod plan;
 pub mod random;
@@ -61,6 +62,7 @@ pub use shape::{Dim, Shape, B};
 /// Everything needed to build, differentiate and run graphs.
 pub mod prelude {
     pub use crate::ops::*;
+    pub use crate::optim::{Adam, AdamW, ClipByGlobalNorm, OptimError, Optimizer, RmsProp, Sgd};
     pub use crate::random::{Bernoulli, Rademacher, StandardNormal, Uniform};
     pub use crate::{
         grad, vjp, Dim, Graph, GraphError, Init, ParamId, ParamStore, Plan, RunError, Scalar, Session, SessionOptions,

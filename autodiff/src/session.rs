@@ -295,6 +295,21 @@ impl<F: Scalar> Session<F> {
         Ok(())
     }
 
+    /// Runs `f` in this session's threading context: on its kernel pool, or confined to the
+    /// calling thread (with denormals flushed) for a single-threaded session. Use it for work
+    /// between runs that should follow the session's threading, such as optimizer steps.
+    pub fn in_context<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        match &self.pool {
+            Some(pool) => pool.install(f),
+            None => {
+                let saved = ftz::enable();
+                let r = crate::kernels::serial(f);
+                ftz::restore(saved);
+                r
+            }
+        }
+    }
+
     /// The resolved dimensions of fetch `i` after the last run.
     pub fn fetch_dims(&self, i: usize) -> &[usize] {
         &self.dims[self.plan.inner.fetch[i]]

@@ -5,6 +5,7 @@ pub mod ftz;
 pub mod linalg;
 pub mod matmul;
 pub mod reduce;
+pub mod reduce_groups;
 pub mod shape_ops;
 pub mod special;
 
