@@ -7,7 +7,8 @@
 //!   certain outcome (`p ∈ {0, 1}`) gives `0` at its atom, not `0 · log 0 = NaN`, with finite
 //!   gradients there.
 //! - `mean = p`, `variance = p(1−p)` (from logits: `σ(l)σ(−l)`), `mode = 1` iff `p > ½`.
-//! - `entropy = p softplus(−l) + (1−p) softplus(l)` (the logits form of `−p log p − (1−p) log(1−p)`).
+//! - `entropy = p softplus(−l) + (1−p) softplus(l)` from logits, the same
+//!   `−p log p − (1−p) log(1−p)` from probabilities (guarded at 0 and 1).
 //! - `cdf(x) = 0` for `x < 0`, `1−p` for `0 ≤ x < 1`, `1` for `x ≥ 1`.
 //! - `sample = [u < p]` with `u` a uniform leaf: discrete, not reparameterized.
 
@@ -92,7 +93,8 @@ impl<'g, F: Scalar> Distribution<'g, F> for Bernoulli<'g, F> {
         Shape::scalar()
     }
     fn sample(&self, sample: &[usize], salt: &str) -> Tensor<'g, F> {
-        let u = self.graph().random(Uniform::default(), sample_shape(sample, &self.batch_shape(), &Shape::scalar()), salt);
+        let u =
+            self.graph().random(Uniform::default(), sample_shape(sample, &self.batch_shape(), &Shape::scalar()), salt);
         less(u, self.probs())
     }
     fn sample_with_noise(&self, eps: Tensor<'g, F>) -> Tensor<'g, F> {
@@ -133,9 +135,20 @@ impl<'g, F: Scalar> Distribution<'g, F> for Bernoulli<'g, F> {
         Some(select(less(x, zero), zero, select(less(x, one), q, one)))
     }
     fn entropy(&self) -> Tensor<'g, F> {
-        let l = self.logits();
-        let p = self.probs();
-        p * softplus(-l) + (-p + F::one()) * softplus(l)
+        match self.param {
+            Param::Logits(l) => {
+                let p = sigmoid(l);
+                p * softplus(-l) + (-p + F::one()) * softplus(l)
+            }
+            Param::Probs(p) => {
+                // −p log p − (1−p) log(1−p), guarded as in log_prob so p ∈ {0, 1} gives 0.
+                let g = self.graph();
+                let (zero, one) = (g.scalar(0.0), g.scalar(1.0));
+                let p1 = select(greater(p, zero), p, one);
+                let p0 = select(less(p, one), p, zero);
+                -(p * log(p1) + (-p + F::one()) * log1p(-p0))
+            }
+        }
     }
     fn mean(&self) -> Tensor<'g, F> {
         self.probs()
@@ -211,13 +224,15 @@ mod tests {
     #[test]
     fn bernoulli_grad_log_prob_entropy() {
         let x = Spec::new([4]).values(vec![0.0, 1.0, 1.0, 0.0]);
-        check_grads(|_, v| Bernoulli::from_logits(v[0]).log_prob(v[1]), &[Spec::new([4]), x.clone()], 2);
+        check_grads(|_, v| Bernoulli::from_logits(v[0]).log_prob(v[1]), &[Spec::new([4]), x], 2);
         check_grads(|_, v| Bernoulli::from_logits(v[0]).entropy(), &[Spec::new([4])], 2);
+        // With probabilities, the outcome picks the branch of the guard: a constant here.
         check_grads(
-            |_, v| Bernoulli::from_probs(v[0]).log_prob(v[1]),
-            &[Spec::new([4]).domain(Domain::Unit), x],
+            |g, v| Bernoulli::from_probs(v[0]).log_prob(g.constant_f64(&[0.0, 1.0, 1.0, 0.0], [4])),
+            &[Spec::new([4]).domain(Domain::Unit)],
             2,
         );
+        check_grads(|_, v| Bernoulli::from_probs(v[0]).entropy(), &[Spec::new([4]).domain(Domain::Unit)], 2);
     }
 
     #[test]

@@ -4,8 +4,8 @@ use autodiff::ops::exp;
 use autodiff::{Graph, Scalar, Shape, Tensor};
 
 use crate::{
-    Bernoulli, Categorical, Deterministic, Independent, Laplace, MultivariateNormalDiag, MultivariateNormalTriL, Normal,
-    ScaleMixtureNormal, StudentT,
+    Bernoulli, Categorical, Deterministic, Independent, Laplace, MultivariateNormalDiag, MultivariateNormalTriL,
+    Normal, ScaleMixtureNormal, StudentT,
 };
 
 /// A probability distribution whose parameters are graph tensors.

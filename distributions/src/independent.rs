@@ -199,10 +199,7 @@ mod tests {
             let d = Independent::new(Box::new(Normal::new(g.constant_f64(&[0.0; 3], [3]), g.scalar(1.0))), 2);
             d.log_prob(g.constant_f64(&[0.0; 3], [3]));
         });
-        assert!(
-            e.contains("Independent") && e.contains("reinterpreted_batch_ndims 2 exceeds the batch rank 1"),
-            "{e}"
-        );
+        assert!(e.contains("Independent") && e.contains("reinterpreted_batch_ndims 2 exceeds the batch rank 1"), "{e}");
         assert!(e.contains("Normal (batch shape [3])"), "{e}");
     }
 }

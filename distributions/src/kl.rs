@@ -35,7 +35,7 @@ use autodiff::ops::{
 use autodiff::{Dim, Scalar, Shape, Tensor};
 
 use crate::mvn_tril::solve_vec;
-use crate::util::{bcast, concat, drop_last, fail, sum_last, unsqueeze_last};
+use crate::util::{bcast, concat, fail, sum_last, unsqueeze_last};
 use crate::{
     Bernoulli, Categorical, Deterministic, Distribution, Family, Independent, Laplace, MultivariateNormalDiag,
     MultivariateNormalTriL, Normal,

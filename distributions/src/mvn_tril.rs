@@ -9,7 +9,7 @@
 //! - `variance = diag(L Lᵀ) = Σⱼ Lᵢⱼ²`; `covariance()` is `L Lᵀ`.
 //! - No closed-form CDF.
 
-use autodiff::ops::{cholesky, log_det_tril, matmul, matmul_t, reduce_sum, sqrt, square, tril, triangular_solve};
+use autodiff::ops::{cholesky, log_det_tril, matmul, matmul_t, reduce_sum, sqrt, square, triangular_solve, tril};
 use autodiff::random::StandardNormal;
 use autodiff::{Dim, Graph, Scalar, Shape, Tensor};
 
@@ -38,6 +38,10 @@ use crate::{Distribution, Family};
 pub struct MultivariateNormalTriL<'g, F: Scalar> {
     loc: Tensor<'g, F>,
     scale_tril: Tensor<'g, F>,
+    /// The factor as given (before `tril`), so `validated` checks and names the user's tensor.
+    given: Tensor<'g, F>,
+    /// Whether `scale_tril` is `tril(given)` (false after a Cholesky, already triangular).
+    take_tril: bool,
     batch: Shape,
     d: usize,
 }
@@ -89,6 +93,7 @@ impl<'g, F: Scalar> MultivariateNormalTriL<'g, F> {
         let mut m = Self::build("MultivariateNormalTriL.from_covariance", loc, cov, "covariance", false);
         if !m.scale_tril.is_poisoned() {
             m.scale_tril = cholesky(cov);
+            m.given = m.scale_tril;
         }
         m
     }
@@ -97,16 +102,16 @@ impl<'g, F: Scalar> MultivariateNormalTriL<'g, F> {
     fn build(what: &'static str, loc: Tensor<'g, F>, m: Tensor<'g, F>, m_name: &str, take_tril: bool) -> Self {
         let g = loc.graph();
         if any_poisoned(&[loc, m]) {
-            return MultivariateNormalTriL { loc, scale_tril: m, batch: Shape::scalar(), d: 0 };
+            return MultivariateNormalTriL { loc, scale_tril: m, given: m, take_tril, batch: Shape::scalar(), d: 0 };
         }
         match check_loc_and_matrix(what, loc, m, m_name) {
             Some((batch, d)) => {
                 let scale_tril = if take_tril { tril(m) } else { m };
-                MultivariateNormalTriL { loc, scale_tril, batch, d }
+                MultivariateNormalTriL { loc, scale_tril, given: m, take_tril, batch, d }
             }
             None => {
                 let p = g.poisoned();
-                MultivariateNormalTriL { loc: p, scale_tril: p, batch: Shape::scalar(), d: 0 }
+                MultivariateNormalTriL { loc: p, scale_tril: p, given: p, take_tril, batch: Shape::scalar(), d: 0 }
             }
         }
     }
@@ -114,9 +119,12 @@ impl<'g, F: Scalar> MultivariateNormalTriL<'g, F> {
     /// The same distribution with a run-time check that the diagonal of `scale_tril` is `> 0`.
     #[track_caller]
     pub fn validated(self) -> Self {
-        let scale_tril =
-            assert_valid(self.scale_tril, Constraint::PositiveDiagonal, "MultivariateNormalTriL", "scale_tril");
-        MultivariateNormalTriL { scale_tril, ..self }
+        if self.given.is_poisoned() {
+            return self;
+        }
+        let given = assert_valid(self.given, Constraint::PositiveDiagonal, "MultivariateNormalTriL", "scale_tril");
+        let scale_tril = if self.take_tril { tril(given) } else { given };
+        MultivariateNormalTriL { scale_tril, given, ..self }
     }
 
     /// The mean parameter.
@@ -182,9 +190,7 @@ impl<'g, F: Scalar> Distribution<'g, F> for MultivariateNormalTriL<'g, F> {
             return self.graph().poisoned();
         }
         let z = solve_vec(self.scale_tril, x - self.loc);
-        sum_last(square(z), 1) * F::of(-0.5)
-            - log_det_tril(self.scale_tril)
-            - F::of(self.d as f64 * HALF_LN_2PI)
+        sum_last(square(z), 1) * F::of(-0.5) - log_det_tril(self.scale_tril) - F::of(self.d as f64 * HALF_LN_2PI)
     }
     fn cdf(&self, _x: Tensor<'g, F>) -> Option<Tensor<'g, F>> {
         None
@@ -253,7 +259,8 @@ mod tests {
     fn mvn_tril_ignores_the_upper_triangle_and_matches_from_covariance() {
         let out = eval_many(|g| {
             let x = g.constant_f64(&[2.0, 3.0], [2]);
-            let upper = MultivariateNormalTriL::new(g.constant_f64(&LOC, [2]), g.constant_f64(&[1.0, 9.0, 0.5, 2.0], [2, 2]));
+            let upper =
+                MultivariateNormalTriL::new(g.constant_f64(&LOC, [2]), g.constant_f64(&[1.0, 9.0, 0.5, 2.0], [2, 2]));
             let cov = MultivariateNormalTriL::from_covariance(
                 g.constant_f64(&LOC, [2]),
                 g.constant_f64(&[1.0, 0.5, 0.5, 4.25], [2, 2]),
@@ -290,28 +297,11 @@ mod tests {
 
     #[test]
     fn mvn_tril_grad_log_prob_entropy_sample() {
-        let specs = [
-            Spec::new([3]),
-            Spec::new([3, 3]),
-            Spec::new([3]).domain(Domain::Positive),
-            Spec::new([2, 3]),
-        ];
-        check_grads(
-            |_, x| MultivariateNormalTriL::new(x[0], factor(x[1], x[2])).log_prob(x[3]),
-            &specs,
-            2,
-        );
+        let specs = [Spec::new([3]), Spec::new([3, 3]), Spec::new([3]).domain(Domain::Positive), Spec::new([2, 3])];
+        check_grads(|_, x| MultivariateNormalTriL::new(x[0], factor(x[1], x[2])).log_prob(x[3]), &specs, 2);
         check_grads(|_, x| MultivariateNormalTriL::new(x[0], factor(x[1], x[2])).entropy(), &specs[..3], 2);
-        check_grads(
-            |_, x| MultivariateNormalTriL::new(x[0], factor(x[1], x[2])).sample(&[2], "eps"),
-            &specs[..3],
-            2,
-        );
-        check_grads(
-            |_, x| MultivariateNormalTriL::new(x[0], factor(x[1], x[2])).variance(),
-            &specs[..3],
-            2,
-        );
+        check_grads(|_, x| MultivariateNormalTriL::new(x[0], factor(x[1], x[2])).sample(&[2], "eps"), &specs[..3], 2);
+        check_grads(|_, x| MultivariateNormalTriL::new(x[0], factor(x[1], x[2])).variance(), &specs[..3], 2);
     }
 
     #[test]
@@ -354,7 +344,9 @@ mod tests {
             vec![MultivariateNormalTriL::new(g.constant_f64(&LOC, [2]), l).validated().entropy()]
         });
         assert!(
-            e.contains("MultivariateNormalTriL (posterior_scale): scale_tril must have a diagonal > 0, got -2 at element 3"),
+            e.contains(
+                "MultivariateNormalTriL (posterior_scale): scale_tril must have a diagonal > 0, got -2 at element 3"
+            ),
             "{e}"
         );
     }

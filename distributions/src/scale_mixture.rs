@@ -36,7 +36,9 @@ impl<'g, F: Scalar> ScaleMixtureNormal<'g, F> {
     #[track_caller]
     pub fn new(g: &'g Graph<F>, pi: f64, sigma1: f64, sigma2: f64) -> Self {
         let mut poisoned = false;
-        if !(0.0..=1.0).contains(&pi) || !(sigma1 > 0.0) || !(sigma2 > 0.0) {
+        // Written so that NaN fails too.
+        let valid = (0.0..=1.0).contains(&pi) && sigma1 > 0.0 && sigma2 > 0.0;
+        if !valid {
             fail::<F>(
                 g,
                 "ScaleMixtureNormal",

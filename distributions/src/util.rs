@@ -35,7 +35,9 @@ pub(crate) fn concat(a: &Shape, b: &Shape) -> Shape {
 
 /// `sample_shape ++ batch ++ event`: the shape of `sample(sample_shape)`.
 pub(crate) fn sample_shape(sample: &[usize], batch: &Shape, event: &Shape) -> Shape {
-    Shape::new(sample.iter().map(|&n| Dim::Fixed(n)).chain(batch.dims().iter().copied()).chain(event.dims().iter().copied()))
+    Shape::new(
+        sample.iter().map(|&n| Dim::Fixed(n)).chain(batch.dims().iter().copied()).chain(event.dims().iter().copied()),
+    )
 }
 
 /// The first `rank - n` dimensions of `s` (all of them dropped if `n >= rank`).
@@ -92,12 +94,7 @@ pub(crate) fn squeeze_last<'g, F: Scalar>(x: Tensor<'g, F>) -> Tensor<'g, F> {
 /// `batch ++ event` shape) with its trailing `event` dimensions intact. Records an error naming
 /// the method and returns `false` otherwise.
 #[track_caller]
-pub(crate) fn check_value<F: Scalar>(
-    method: &'static str,
-    x: Tensor<'_, F>,
-    batch: &Shape,
-    event: &Shape,
-) -> bool {
+pub(crate) fn check_value<F: Scalar>(method: &'static str, x: Tensor<'_, F>, batch: &Shape, event: &Shape) -> bool {
     if x.is_poisoned() {
         return false;
     }

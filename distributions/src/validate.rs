@@ -161,7 +161,7 @@ mod tests {
         .unwrap();
         assert!(e.contains("Bernoulli: probs must be in [0, 1], got 1.5 at element 2"), "{e}");
         let e = run_err(|g| {
-            let l = g.constant_f64(&[1.0, 0.0, 5.0, 0.0, 0.0, 1.0, 0.0, 0.0, f64::NAN], [1, 3, 3]);
+            let l = g.constant_f64(&[1.0, 0.0, 5.0, 0.0, 2.0, 1.0, 0.0, 0.0, f64::NAN], [1, 3, 3]);
             assert_valid(l, Constraint::PositiveDiagonal, "MultivariateNormalTriL", "scale_tril")
         })
         .unwrap();

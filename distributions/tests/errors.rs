@@ -5,7 +5,6 @@
 #[path = "../src/test_util.rs"]
 mod test_util;
 
-use autodiff::prelude::*;
 use distributions::*;
 use test_util::*;
 

@@ -11,6 +11,8 @@ use autodiff::ops::{matrix_set_diag, tril};
 use autodiff::prelude::*;
 use autodiff::testing::{check_grads, Domain, Spec};
 use distributions::*;
+// Explicit, so it wins over the prelude's Bernoulli noise sampler.
+use distributions::Bernoulli;
 use test_util::*;
 
 fn normals<'g>(g: &'g Graph<f64>, loc: &[f64], scale: &[f64]) -> Normal<'g, f64> {
@@ -93,7 +95,10 @@ fn kl_mvn_tril_reference_values() {
             g.constant_f64(&[1.0, 2.0], [2]),
             g.constant_f64(&[1.0, 0.0, 0.5, 2.0], [2, 2]),
         );
-        let b = MultivariateNormalTriL::new(g.constant_f64(&[0.0, 0.0], [2]), g.constant_f64(&[2.0, 0.0, 1.0, 1.0], [2, 2]));
+        let b = MultivariateNormalTriL::new(
+            g.constant_f64(&[0.0, 0.0], [2]),
+            g.constant_f64(&[2.0, 0.0, 1.0, 1.0], [2, 2]),
+        );
         vec![a.kl_divergence(&b), b.kl_divergence(&a), kl_divergence(&a, &b)]
     });
     // ½(tr(Cb⁻¹Ca) + Δμᵀ Cb⁻¹ Δμ − 2) + 0 = ½(4.25 + 2.5 − 2).
@@ -138,7 +143,8 @@ fn kl_diagonal_families_all_give_the_sum_of_univariate_kls() {
 fn kl_independent_sums_over_reinterpreted_dims_only() {
     // A [2, 2] batch with one reinterpreted dimension: one KL per row.
     let out = eval1(|g| {
-        let a = Normal::new(g.constant_f64(&[0.0, 1.0, 0.0, 0.0], [2, 2]), g.constant_f64(&[1.0, 2.0, 1.0, 1.0], [2, 2]));
+        let a =
+            Normal::new(g.constant_f64(&[0.0, 1.0, 0.0, 0.0], [2, 2]), g.constant_f64(&[1.0, 2.0, 1.0, 1.0], [2, 2]));
         let b = Normal::new(g.constant_f64(&[1.0, 0.0], [2]), g.constant_f64(&[2.0, 1.0], [2]));
         Independent::new(Box::new(a), 1).kl_divergence(&Independent::new(Box::new(b), 1))
     });
@@ -191,7 +197,7 @@ fn kl_laplace_bernoulli_categorical_values() {
     let s = |l: f64| 1.0 / (1.0 + (-l).exp());
     close(&out[1], &[0.5 * (0.5 / s(2.0)).ln() + 0.5 * (0.5 / s(-2.0)).ln()], 1e-15);
     // Categorical against uniform: Σ p log(3p), p = [1/6, 1/3, 1/2].
-    let p = [1.0 / 6.0, 1.0 / 3.0, 0.5];
+    let p: [f64; 3] = [1.0 / 6.0, 1.0 / 3.0, 0.5];
     close(&out[2], &[p.iter().map(|q| q * (3.0 * q).ln()).sum()], 1e-15);
 }
 

@@ -7,7 +7,6 @@ mod test_util;
 
 use std::f64::consts::PI;
 
-use autodiff::prelude::*;
 use distributions::*;
 use test_util::*;
 
@@ -42,7 +41,12 @@ fn sample_moments_of_the_continuous_univariate_families() {
         let n = Normal::new(g.constant_f64(&[1.0, -2.0], [2]), g.constant_f64(&[0.5, 3.0], [2]));
         let l = Laplace::new(g.scalar(1.0), g.scalar(2.0));
         let m = ScaleMixtureNormal::new(g, 0.25, 2.0, 0.5);
-        vec![n.sample(&[N], "normal"), l.sample(&[N], "laplace"), m.sample(&[N], "mixture"), m.cdf(g.scalar(0.3)).unwrap()]
+        vec![
+            n.sample(&[N], "normal"),
+            l.sample(&[N], "laplace"),
+            m.sample(&[N], "mixture"),
+            m.cdf(g.scalar(0.3)).unwrap(),
+        ]
     });
     check_moments("Normal(1, 0.5)", &column(&out[0], 2, 0), 1.0, 0.25);
     check_moments("Normal(-2, 3)", &column(&out[0], 2, 1), -2.0, 9.0);
@@ -123,12 +127,24 @@ fn analytic_kl_agrees_with_its_monte_carlo_estimate() {
     let out = eval_seeded(31, |g| {
         let np = Normal::new(g.scalar(0.5), g.scalar(0.2));
         let nq = Normal::new(g.scalar(0.0), g.scalar(1.0));
-        let ma = MultivariateNormalTriL::new(g.constant_f64(&[1.0, 2.0], [2]), g.constant_f64(&[1.0, 0.0, 0.5, 2.0], [2, 2]));
-        let mb = MultivariateNormalTriL::new(g.constant_f64(&[0.0, 0.0], [2]), g.constant_f64(&[2.0, 0.0, 1.0, 1.0], [2, 2]));
+        let ma = MultivariateNormalTriL::new(
+            g.constant_f64(&[1.0, 2.0], [2]),
+            g.constant_f64(&[1.0, 0.0, 0.5, 2.0], [2, 2]),
+        );
+        let mb = MultivariateNormalTriL::new(
+            g.constant_f64(&[0.0, 0.0], [2]),
+            g.constant_f64(&[2.0, 0.0, 1.0, 1.0], [2, 2]),
+        );
         let la = Laplace::new(g.scalar(0.0), g.scalar(1.0));
         let lb = Laplace::new(g.scalar(1.0), g.scalar(2.0));
-        let ia = Independent::new(Box::new(Normal::new(g.constant_f64(&[0.0, 1.0], [2]), g.constant_f64(&[1.0, 2.0], [2]))), 1);
-        let ib = Independent::new(Box::new(Normal::new(g.constant_f64(&[1.0, 0.0], [2]), g.constant_f64(&[2.0, 1.0], [2]))), 1);
+        let ia = Independent::new(
+            Box::new(Normal::new(g.constant_f64(&[0.0, 1.0], [2]), g.constant_f64(&[1.0, 2.0], [2]))),
+            1,
+        );
+        let ib = Independent::new(
+            Box::new(Normal::new(g.constant_f64(&[1.0, 0.0], [2]), g.constant_f64(&[2.0, 1.0], [2]))),
+            1,
+        );
         vec![
             mc_kl(&np, &nq, np.sample(&[N], "n")),
             np.kl_divergence(&nq),
