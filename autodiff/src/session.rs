@@ -336,6 +336,11 @@ impl<'s, F: Scalar> Outputs<'s, F> {
     pub fn scalar(&self, i: usize) -> F {
         self.get(i)[0]
     }
+    /// Runs `f` in the session's threading context (see [`Session::in_context`]), e.g. an
+    /// optimizer step that reads these gradients.
+    pub fn in_context<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        self.s.in_context(f)
+    }
     /// Number of fetches.
     pub fn len(&self) -> usize {
         self.s.plan.inner.fetch.len()
