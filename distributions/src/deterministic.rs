@@ -5,7 +5,8 @@
 //!   NaN at the atom); `prob` is the indicator itself.
 //! - `cdf(x) = 1` where `x >= loc`, else `0`.
 //! - `sample = loc` broadcast to `sample_shape ++ batch`: no noise, gradients flow to `loc`
-//!   (reparameterized, as in TFP).
+//!   (reparameterized, as in TFP). `sample_with_noise(eps)` is `loc` broadcast to `eps`'s
+//!   shape (the noise values are ignored), so code written for `loc + scale · eps` works.
 //! - `entropy = 0`, `stddev = variance = 0`, `mean = mode = loc`.
 //! - `KL(Deterministic(a) ‖ q) = −q.log_prob(a)` for any `q` (see [`crate::KlDivergence`]).
 

@@ -30,11 +30,12 @@ pub struct ScaleMixtureNormal<'g, F: Scalar> {
 }
 
 impl<'g, F: Scalar> ScaleMixtureNormal<'g, F> {
-    /// `π N(0, σ₁²) + (1−π) N(0, σ₂²)` with batch shape `[]` (see
-    /// [`with_batch_shape`](Self::with_batch_shape)). `π` outside `[0, 1]` or a non-positive
-    /// `σ` is recorded as an error naming `ScaleMixtureNormal`.
+    /// `π N(0, σ₁²) + (1−π) N(0, σ₂²)` for every element of a batch of shape `batch_shape`
+    /// (e.g. a kernel's `[in, out]`, so that `Independent::new(Box::new(prior), 2)` has the
+    /// posterior's event shape; `[]` for a single prior). `π` outside `[0, 1]` or a
+    /// non-positive `σ` is recorded as an error naming `ScaleMixtureNormal`.
     #[track_caller]
-    pub fn new(g: &'g Graph<F>, pi: f64, sigma1: f64, sigma2: f64) -> Self {
+    pub fn new(g: &'g Graph<F>, batch_shape: impl Into<Shape>, pi: f64, sigma1: f64, sigma2: f64) -> Self {
         let mut poisoned = false;
         // Written so that NaN fails too.
         let valid = (0.0..=1.0).contains(&pi) && sigma1 > 0.0 && sigma2 > 0.0;
@@ -47,14 +48,7 @@ impl<'g, F: Scalar> ScaleMixtureNormal<'g, F> {
             );
             poisoned = true;
         }
-        ScaleMixtureNormal { g, pi, sigma1, sigma2, batch: Shape::scalar(), poisoned }
-    }
-
-    /// The same prior for a whole batch of shape `batch` (e.g. a kernel's `[in, out]`), so that
-    /// `Independent::new(Box::new(prior.with_batch_shape([in, out])), 2)` has the posterior's
-    /// event shape.
-    pub fn with_batch_shape(self, batch: impl Into<Shape>) -> Self {
-        ScaleMixtureNormal { batch: batch.into(), ..self }
+        ScaleMixtureNormal { g, pi, sigma1, sigma2, batch: batch_shape.into(), poisoned }
     }
 
     /// The mixing weight `π` of the first component.
@@ -185,7 +179,7 @@ mod tests {
     fn scale_mixture_forward_log_prob_cdf_moments() {
         // ¼ N(0, 2²) + ¾ N(0, ½²) at x = 0, 1, −3.
         let out = eval_many(|g| {
-            let p = ScaleMixtureNormal::new(g, 0.25, 2.0, 0.5);
+            let p = ScaleMixtureNormal::new(g, Shape::scalar(), 0.25, 2.0, 0.5);
             let x = g.constant_f64(&[0.0, 1.0, -3.0], [3]);
             vec![p.log_prob(x), p.cdf(g.scalar(0.0)).unwrap(), p.mean(), p.variance(), p.stddev()]
         });
@@ -204,7 +198,7 @@ mod tests {
         // With σ₂ = 1e-6 the narrow density underflows at x = 1 (exp(−5e11)); the mixture is then
         // log π + log N(x; 0, σ₁²) exactly, not −∞. At x = 0 the narrow component dominates.
         let out = eval_many(|g| {
-            let p = ScaleMixtureNormal::new(g, 0.5, 1.0, 1e-6);
+            let p = ScaleMixtureNormal::new(g, Shape::scalar(), 0.5, 1.0, 1e-6);
             vec![p.log_prob(g.constant_f64(&[1.0, 1e3, 0.0], [3]))]
         });
         let h = 0.5 * (2.0 * PI).ln();
@@ -216,27 +210,31 @@ mod tests {
     #[test]
     fn scale_mixture_batch_shape_and_errors() {
         let v = eval1(|g| {
-            let p = ScaleMixtureNormal::new(g, 0.5, 1.0, 0.1).with_batch_shape([2, 3]);
+            let p = ScaleMixtureNormal::new(g, [2, 3], 0.5, 1.0, 0.1);
             assert_eq!(p.sample(&[4], "w").shape(), Shape::from([4, 2, 3]));
             p.log_prob(g.scalar(0.0))
         });
         assert_eq!(v.len(), 6);
         let e = build_error(|g| {
-            ScaleMixtureNormal::<f64>::new(g, 1.5, 1.0, 0.1);
+            ScaleMixtureNormal::<f64>::new(g, Shape::scalar(), 1.5, 1.0, 0.1);
         });
         assert!(e.contains("ScaleMixtureNormal") && e.contains("pi 1.5"), "{e}");
         let e = build_error(|g| {
-            ScaleMixtureNormal::new(g, 0.5, 1.0, 0.1).entropy();
+            ScaleMixtureNormal::new(g, Shape::scalar(), 0.5, 1.0, 0.1).entropy();
         });
         assert!(e.contains("ScaleMixtureNormal.entropy") && e.contains("no closed-form entropy"), "{e}");
         let e = build_error(|g| {
-            ScaleMixtureNormal::new(g, 0.5, 1.0, 0.1).sample_with_noise(g.scalar(0.0));
+            ScaleMixtureNormal::new(g, Shape::scalar(), 0.5, 1.0, 0.1).sample_with_noise(g.scalar(0.0));
         });
         assert!(e.contains("ScaleMixtureNormal.sample_with_noise"), "{e}");
     }
 
     #[test]
     fn scale_mixture_grad_log_prob() {
-        check_grads(|g, x| ScaleMixtureNormal::new(g, 0.3, 1.5, 0.2).log_prob(x[0]), &[Spec::new([4])], 2);
+        check_grads(
+            |g, x| ScaleMixtureNormal::new(g, Shape::scalar(), 0.3, 1.5, 0.2).log_prob(x[0]),
+            &[Spec::new([4])],
+            2,
+        );
     }
 }

@@ -23,14 +23,14 @@ fn unsupported_dynamic_pair_names_both_families_and_suggests_mc_kl() {
 fn unsupported_base_pair_inside_independent_names_the_bases() {
     let e = build_error(|g| {
         let q = Independent::new(Box::new(Normal::new(g.constant_f64(&[0.0; 3], [3]), g.scalar(1.0))), 1);
-        let p = Independent::new(Box::new(ScaleMixtureNormal::new(g, 0.5, 1.0, 0.1).with_batch_shape([3])), 1);
+        let p = Independent::new(Box::new(ScaleMixtureNormal::new(g, [3], 0.5, 1.0, 0.1)), 1);
         kl_divergence(&q, &p);
     });
     assert!(e.contains("KL(Normal || ScaleMixtureNormal) has no analytic form"), "{e}");
     // The Monte-Carlo divergence works for the same pair.
     let v = eval1(|g| {
         let q = Independent::new(Box::new(Normal::new(g.constant_f64(&[0.0; 3], [3]), g.scalar(1.0))), 1);
-        let p = Independent::new(Box::new(ScaleMixtureNormal::new(g, 0.5, 1.0, 0.1).with_batch_shape([3])), 1);
+        let p = Independent::new(Box::new(ScaleMixtureNormal::new(g, [3], 0.5, 1.0, 0.1)), 1);
         mc_kl(&q, &p, g.constant_f64(&[0.0; 3], [3]))
     });
     assert_eq!(v.len(), 1);

@@ -280,4 +280,13 @@ fn kl_grad_multivariate_pairs() {
         &specs,
         2,
     );
+    // The cross-family pair (an Independent Normal as a diagonal MVN), through the dynamic path.
+    check_grads(
+        |_, x| {
+            let a = Independent::new(Box::new(Normal::new(x[0], x[2])), 1);
+            kl_divergence(&a, &MultivariateNormalTriL::new(x[3], factor(x[4], x[5])))
+        },
+        &specs,
+        2,
+    );
 }

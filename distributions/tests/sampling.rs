@@ -7,6 +7,7 @@ mod test_util;
 
 use std::f64::consts::PI;
 
+use autodiff::Shape;
 use distributions::*;
 use test_util::*;
 
@@ -40,7 +41,7 @@ fn sample_moments_of_the_continuous_univariate_families() {
     let out = eval_seeded(11, |g| {
         let n = Normal::new(g.constant_f64(&[1.0, -2.0], [2]), g.constant_f64(&[0.5, 3.0], [2]));
         let l = Laplace::new(g.scalar(1.0), g.scalar(2.0));
-        let m = ScaleMixtureNormal::new(g, 0.25, 2.0, 0.5);
+        let m = ScaleMixtureNormal::new(g, Shape::scalar(), 0.25, 2.0, 0.5);
         vec![
             n.sample(&[N], "normal"),
             l.sample(&[N], "laplace"),
