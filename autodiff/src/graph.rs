@@ -440,6 +440,14 @@ impl<F: Scalar> Graph<F> {
         Tensor { id, g: self }
     }
 
+    /// The most recent node with this label (e.g. `"dense1/flipout/eps"`, a random leaf's
+    /// scope and salt), to fetch intermediate values such as a layer's noise.
+    pub fn find(&self, label: &str) -> Option<Tensor<'_, F>> {
+        let inner = self.inner.borrow();
+        let i = inner.nodes.iter().rposition(|n| n.label.as_deref() == Some(label))?;
+        Some(Tensor { id: NodeId(i as u32), g: self })
+    }
+
     /// Whether a node is a parameter, and which.
     pub fn param_id(&self, t: Tensor<'_, F>) -> Option<ParamId> {
         match &self.inner.borrow().nodes[t.id.index()].kind {
