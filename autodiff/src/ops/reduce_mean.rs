@@ -11,7 +11,7 @@ use smallvec::SmallVec;
 
 use crate::error::{OpFailure, ShapeError};
 use crate::graph::Tensor;
-use crate::kernels::reduce::reduce;
+use crate::kernels::reduce::sum;
 use crate::op::{grads, ForwardCx, Grads, Op, VjpCx};
 use crate::ops::reduce_mean_grad;
 use crate::ops::reduce_sum::reduced_mask;
@@ -40,7 +40,7 @@ impl<F: Scalar> Op<F> for ReduceMean {
         let mask = reduced_mask(&self.axes, xd.len());
         let n = F::of(reduced_count(xd, &mask) as f64);
         let out = cx.out();
-        reduce(x, xd, &mask, out, F::zero(), |a, b| a + b);
+        sum(x, xd, &mask, out);
         out.iter_mut().for_each(|o| *o = *o / n);
         Ok(())
     }

@@ -6,7 +6,7 @@ use smallvec::SmallVec;
 
 use crate::error::{OpFailure, ShapeError};
 use crate::graph::Tensor;
-use crate::kernels::reduce::reduce;
+use crate::kernels::reduce::sum;
 use crate::op::{grads, ForwardCx, Grads, Op, VjpCx};
 use crate::ops::{broadcast_to, reshape};
 use crate::scalar::Scalar;
@@ -32,7 +32,7 @@ impl<F: Scalar> Op<F> for ReduceSum {
     fn forward(&self, cx: &mut ForwardCx<'_, F>) -> Result<(), OpFailure> {
         let (x, xd) = (cx.input(0), cx.input_dims(0));
         let mask = reduced_mask(&self.axes, xd.len());
-        reduce(x, xd, &mask, cx.out(), F::zero(), |a, b| a + b);
+        sum(x, xd, &mask, cx.out());
         Ok(())
     }
     fn vjp<'g>(&self, cx: &VjpCx<'g, F>) -> Grads<'g, F> {

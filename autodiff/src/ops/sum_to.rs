@@ -6,7 +6,7 @@
 
 use crate::error::{OpFailure, ShapeError};
 use crate::graph::Tensor;
-use crate::kernels::reduce::reduce;
+use crate::kernels::reduce::sum;
 use crate::op::{grads, ForwardCx, Grads, Op, VjpCx};
 use crate::ops::broadcast_to;
 use crate::scalar::Scalar;
@@ -34,7 +34,7 @@ impl<F: Scalar> Op<F> for SumTo {
         let lead = xd.len() - od.len();
         let mask: smallvec::SmallVec<[bool; 6]> =
             (0..xd.len()).map(|i| i < lead || (od[i - lead] == 1 && xd[i] != 1)).collect();
-        reduce(x, xd, &mask, cx.out(), F::zero(), |a, b| a + b);
+        sum(x, xd, &mask, cx.out());
         Ok(())
     }
     fn vjp<'g>(&self, cx: &VjpCx<'g, F>) -> Grads<'g, F> {
