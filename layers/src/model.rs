@@ -230,7 +230,7 @@ impl<F: Scalar> Model<F> {
                 let grads: SmallVec<[(ParamId, &[F]); 32]> =
                     params.iter().enumerate().map(|(i, &id)| (id, out.get(3 + i))).collect();
                 let store = &mut self.store;
-                session.in_context(|| optimizer.step(store, &grads))?;
+                out.in_context(|| optimizer.step(store, &grads))?;
             }
             let stats = EpochStats {
                 epoch,

@@ -39,19 +39,30 @@ pub fn check_layer_grads(layer: &dyn Layer<f64>, input_dims: &[usize], batch: us
     specs.extend(params.iter().map(|(_, shape, v)| Spec::new(Shape::from(&shape[..])).values(v.clone())));
     let store = RefCell::new(store);
     for (what, take_kl) in [("output", false), ("divergence", true)] {
-        let f = |g: &Graph<f64>, xs: &[Tensor<'_, f64>]| -> Tensor<'_, f64> {
-            let tensors: HashMap<String, Tensor<'_, f64>> =
-                params.iter().zip(&xs[1..]).map(|((path, _, _), t)| (path.clone(), *t)).collect();
-            let mut st = store.borrow_mut();
-            let mut cx = LayerCx::with_param_tensors(g, &mut st, Mode::Sample, tensors);
-            let y = build_layer(layer, xs[0], &mut cx);
-            if take_kl {
-                cx.total_divergence().unwrap_or_else(|| g.scalar(0.0))
-            } else {
-                y
-            }
-        };
+        let f = layer_fn(layer, &params, &store, take_kl);
         try_check_grads(&f, &specs, order, GradCheckOptions::default()).map_err(|e| format!("{} {what}: {e}", layer.name()))?;
     }
     Ok(())
+}
+
+/// The layer as a function of its input and its parameters (in `params` order): its output, or
+/// its total divergence.
+fn layer_fn<'a>(
+    layer: &'a dyn Layer<f64>,
+    params: &'a [(String, Vec<usize>, Vec<f64>)],
+    store: &'a RefCell<ParamStore<f64>>,
+    take_kl: bool,
+) -> impl for<'g> Fn(&'g Graph<f64>, &[Tensor<'g, f64>]) -> Tensor<'g, f64> + 'a {
+    move |g, xs| {
+        let tensors: HashMap<String, Tensor<'_, f64>> =
+            params.iter().zip(&xs[1..]).map(|((path, _, _), t)| (path.clone(), *t)).collect();
+        let mut st = store.borrow_mut();
+        let mut cx = LayerCx::with_param_tensors(g, &mut st, Mode::Sample, tensors);
+        let y = build_layer(layer, xs[0], &mut cx);
+        if take_kl {
+            cx.total_divergence().unwrap_or_else(|| g.scalar(0.0))
+        } else {
+            y
+        }
+    }
 }

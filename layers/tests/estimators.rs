@@ -103,9 +103,9 @@ fn flipout_rows_are_sign_flipped_kernels() {
     let layer = DenseFlipout::<f64>::new(2).name("f");
     let y = build_layer(&layer, x, &mut cx);
     drop(cx);
-    let eps = g.tensor(find(&g, "f/flipout/eps"));
-    let s_in = g.tensor(find(&g, "f/flipout/sign_input"));
-    let s_out = g.tensor(find(&g, "f/flipout/sign_output"));
+    let eps = g.find("f/flipout/eps").unwrap();
+    let s_in = g.find("f/flipout/sign_input").unwrap();
+    let s_out = g.find("f/flipout/sign_output").unwrap();
     let mut s = Session::new(g.compile(&[y, eps, s_in, s_out]).unwrap(), 11);
     let xs = [0.3, -1.0, 2.0, 1.5, 0.2, -0.7, -0.4, 0.9, 1.1];
     let o = s.run(&store, &[("x", &xs)]).unwrap();
@@ -123,10 +123,6 @@ fn flipout_rows_are_sign_flipped_kernels() {
             assert!((o[0][n * 2 + j] - want).abs() < 1e-12, "row {n} unit {j}");
         }
     }
-}
-
-fn find(g: &Graph<f64>, label: &str) -> NodeId {
-    (0..g.len()).map(|i| g.tensor(NodeId::from_index(i))).find(|t| t.label().as_deref() == Some(label)).map(|t| t.id()).unwrap()
 }
 
 #[test]

@@ -75,7 +75,7 @@ fn measure(w: &Workload, threads: usize) -> Measured {
         let out = session.run(model.store(), &[("x", &x), ("y", &y)]).expect("step runs");
         let grads: Vec<(ParamId, &[f32])> = params.iter().enumerate().map(|(i, &id)| (id, out.get(3 + i))).collect();
         let store = model.store_mut();
-        session.in_context(|| adam.step(store, &grads)).expect("adam step");
+        out.in_context(|| adam.step(store, &grads)).expect("adam step");
     });
     let forward_plan = model.prediction_plan(Mode::Sample).expect("forward plan");
     let mut fs = Session::with_options(forward_plan, 1, SessionOptions { threads: Some(threads), check_finite: false });
