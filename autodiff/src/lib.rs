@@ -65,7 +65,7 @@ pub mod prelude {
     pub use crate::optim::{Adam, AdamW, ClipByGlobalNorm, OptimError, Optimizer, RmsProp, Sgd};
     pub use crate::random::{Bernoulli, Rademacher, StandardNormal, Uniform};
     pub use crate::{
-        grad, vjp, Dim, Graph, GraphError, ShapeError, Init, ParamId, ParamStore, Plan, RunError, Scalar, Session, SessionOptions,
-        Shape, Tensor, B,
+        grad, vjp, Dim, Graph, GraphError, Init, ParamId, ParamStore, Plan, RunError, Scalar, Session, SessionOptions,
+        Shape, ShapeError, Tensor, B,
     };
 }

@@ -20,7 +20,11 @@ const Z90: f64 = 1.6448536269514722; // Φ⁻¹(0.95)
 
 fn progress(epochs: usize, what: &str) -> ProgressBar {
     let pb = ProgressBar::new(epochs as u64);
-    pb.set_style(ProgressStyle::with_template("{msg:12} [{bar:30}] {pos}/{len} epochs {wide_msg}").unwrap().progress_chars("=> "));
+    pb.set_style(
+        ProgressStyle::with_template("{msg:12} [{bar:30}] {pos}/{len} epochs {wide_msg}")
+            .unwrap()
+            .progress_chars("=> "),
+    );
     pb.set_message(what.to_string());
     pb
 }
@@ -60,8 +64,9 @@ fn diabetes_experiment(args: &Args) -> Metrics {
     };
     let (train, test) = (to_set(train_idx), to_set(test_idx));
 
-    let mut model = Model::new(mlp(32, 1, args.seed), &[10], Likelihood::NormalLearnedScale { init_scale: 1.0 }, args.seed)
-        .expect("model builds");
+    let mut model =
+        Model::new(mlp(32, 1, args.seed), &[10], Likelihood::NormalLearnedScale { init_scale: 1.0 }, args.seed)
+            .expect("model builds");
     let epochs = if args.quick { 20 } else { 600 };
     let opts = FitOptions { epochs, batch_size: 32, shuffle: true, seed: args.seed, threads: Some(1) };
     let mut adam = Adam::new(0.01);
@@ -122,8 +127,8 @@ fn toy_experiment(args: &Args) -> (f64, f64) {
         ys.push((x * x.sin() + noise * z) as f32);
     }
     let data = Dataset::new(xs.clone(), &[1], ys.clone(), &[1]).unwrap();
-    let mut model =
-        Model::new(mlp(50, 2, args.seed + 10), &[1], Likelihood::NormalHeteroscedastic, args.seed).expect("model builds");
+    let mut model = Model::new(mlp(50, 2, args.seed + 10), &[1], Likelihood::NormalHeteroscedastic, args.seed)
+        .expect("model builds");
     let epochs = if args.quick { 20 } else { 1500 };
     let opts = FitOptions { epochs, batch_size: 64, shuffle: true, seed: args.seed, threads: Some(1) };
     let mut adam = Adam::new(0.01);
@@ -160,12 +165,16 @@ fn plot(xs: &[f32], ys: &[f32], grid: &[f32], mean: &[f64], sd: &[f64]) -> Resul
         .map(|(&x, (&m, &s))| (x as f64, m + 2.0 * s))
         .chain(grid.iter().zip(mean.iter().zip(sd)).rev().map(|(&x, (&m, &s))| (x as f64, m - 2.0 * s)))
         .collect();
-    chart.draw_series(std::iter::once(Polygon::new(band, BLUE.mix(0.2))))?.label("±2 sd").legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 15, y + 5)], BLUE.mix(0.2).filled()));
+    chart
+        .draw_series(std::iter::once(Polygon::new(band, BLUE.mix(0.2))))?
+        .label("±2 sd")
+        .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 15, y + 5)], BLUE.mix(0.2).filled()));
     chart
         .draw_series(LineSeries::new(grid.iter().zip(mean).map(|(&x, &m)| (x as f64, m)), BLUE.stroke_width(2)))?
         .label("predictive mean")
         .legend(|(x, y)| PathElement::new([(x, y), (x + 15, y)], BLUE));
-    chart.draw_series(xs.iter().zip(ys).map(|(&x, &y)| Circle::new((x as f64, y as f64), 2, BLACK.mix(0.5).filled())))?;
+    chart
+        .draw_series(xs.iter().zip(ys).map(|(&x, &y)| Circle::new((x as f64, y as f64), 2, BLACK.mix(0.5).filled())))?;
     chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
     root.present()?;
     Ok(())

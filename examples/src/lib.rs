@@ -40,7 +40,12 @@ fn usage(name: &str) -> ! {
 pub fn parse_rows(text: &str) -> Vec<Vec<f64>> {
     text.lines()
         .filter(|l| !l.trim().is_empty())
-        .map(|l| l.split(|c: char| c == ',' || c.is_whitespace()).filter(|s| !s.is_empty()).map(|s| s.parse().expect("number")).collect())
+        .map(|l| {
+            l.split(|c: char| c == ',' || c.is_whitespace())
+                .filter(|s| !s.is_empty())
+                .map(|s| s.parse().expect("number"))
+                .collect()
+        })
         .collect()
 }
 
@@ -67,9 +72,8 @@ pub fn column_stats(rows: &[Vec<f64>]) -> (Vec<f64>, Vec<f64>) {
     let d = rows[0].len();
     let n = rows.len() as f64;
     let mean: Vec<f64> = (0..d).map(|j| rows.iter().map(|r| r[j]).sum::<f64>() / n).collect();
-    let std = (0..d)
-        .map(|j| (rows.iter().map(|r| (r[j] - mean[j]).powi(2)).sum::<f64>() / n).sqrt().max(1e-12))
-        .collect();
+    let std =
+        (0..d).map(|j| (rows.iter().map(|r| (r[j] - mean[j]).powi(2)).sum::<f64>() / n).sqrt().max(1e-12)).collect();
     (mean, std)
 }
 

@@ -31,9 +31,7 @@ pub type DistFn<F> = Arc<dyn DistributionFn<F>>;
 /// posteriors and priors the library does not ship.
 impl<F: Scalar, C> DistributionFn<F> for C
 where
-    C: for<'g, 's> Fn(&mut LayerCx<'g, 's, F>, &str, &[usize], bool) -> Box<dyn Distribution<'g, F> + 'g>
-        + Send
-        + Sync,
+    C: for<'g, 's> Fn(&mut LayerCx<'g, 's, F>, &str, &[usize], bool) -> Box<dyn Distribution<'g, F> + 'g> + Send + Sync,
 {
     fn build<'g>(
         &self,

@@ -31,12 +31,7 @@ impl<F: Scalar> Dataset<F> {
     }
     /// Number of examples.
     pub fn len(&self) -> usize {
-        let w: usize = self.x_dims.iter().product();
-        if w == 0 {
-            0
-        } else {
-            self.x.len() / w
-        }
+        self.x.len().checked_div(self.x_width()).unwrap_or(0)
     }
     /// Whether there are no examples.
     pub fn is_empty(&self) -> bool {
@@ -112,7 +107,9 @@ mod tests {
     #[test]
     fn dataset_checks_sizes_and_splits() {
         assert!(Dataset::<f64>::new(vec![0.0; 7], &[2], vec![0.0; 3], &[1]).is_err());
-        let d = Dataset::<f64>::new((0..20).map(|i| i as f64).collect(), &[2], (0..10).map(|i| i as f64).collect(), &[1]).unwrap();
+        let d =
+            Dataset::<f64>::new((0..20).map(|i| i as f64).collect(), &[2], (0..10).map(|i| i as f64).collect(), &[1])
+                .unwrap();
         let (tr, te) = d.split(0.3, 9);
         assert_eq!((tr.len(), te.len()), (7, 3));
         for k in 0..te.len() {

@@ -43,7 +43,11 @@ pub struct DenseVariational<F: Scalar> {
 
 impl<F: Scalar> DenseVariational<F> {
     /// A layer with `units` outputs and the given posterior and prior builders.
-    pub fn new(units: usize, make_posterior_fn: impl DistributionFn<F> + 'static, make_prior_fn: impl DistributionFn<F> + 'static) -> Self {
+    pub fn new(
+        units: usize,
+        make_posterior_fn: impl DistributionFn<F> + 'static,
+        make_prior_fn: impl DistributionFn<F> + 'static,
+    ) -> Self {
         DenseVariational {
             name: "dense_variational".into(),
             units,
@@ -92,7 +96,10 @@ impl<F: Scalar> Layer<F> for DenseVariational<F> {
         let g = cx.graph();
         let shape = x.shape();
         let Some(n_in) = shape.dims().last().and_then(|d| d.fixed()).filter(|_| shape.rank() >= 2) else {
-            let msg = format!("DenseVariational ({}): input must be [batch, ..., features] with known features, got {shape}", self.name);
+            let msg = format!(
+                "DenseVariational ({}): input must be [batch, ..., features] with known features, got {shape}",
+                self.name
+            );
             g.record_shape_error("dense_variational", ShapeError::Custom(msg), &[x]);
             return g.poisoned();
         };
@@ -101,7 +108,8 @@ impl<F: Scalar> Layer<F> for DenseVariational<F> {
         let q = g.scope("posterior", || self.make_posterior_fn.build(cx, "posterior", &[n], self.trainable));
         let p = g.scope("prior", || self.make_prior_fn.build(cx, "prior", &[n], self.trainable));
         let w = if cx.mode() == Mode::Mean { q.mean() } else { sample(q.as_ref(), cx, "posterior/eps") };
-        let kl = if self.kl_use_exact { kl_divergence(q.as_ref(), p.as_ref()) } else { mc_kl(q.as_ref(), p.as_ref(), w) };
+        let kl =
+            if self.kl_use_exact { kl_divergence(q.as_ref(), p.as_ref()) } else { mc_kl(q.as_ref(), p.as_ref(), w) };
         let kl = if kl.rank() == 0 { kl } else { kl.sum_all() };
         let kl = if self.kl_weight == 1.0 { kl } else { kl * F::of(self.kl_weight) };
         cx.add_loss("divergence", kl, LossKind::Divergence);

@@ -162,11 +162,7 @@ impl<'g, 's, F: Scalar> LayerCx<'g, 's, F> {
     /// The trainable parameters used in this graph.
     pub fn trainable_params(&self) -> Vec<(ParamId, Tensor<'g, F>)> {
         let mut seen = std::collections::HashSet::new();
-        self.params
-            .iter()
-            .filter(|(id, _)| self.store.param(*id).trainable() && seen.insert(*id))
-            .copied()
-            .collect()
+        self.params.iter().filter(|(id, _)| self.store.param(*id).trainable() && seen.insert(*id)).copied().collect()
     }
 }
 
@@ -194,7 +190,11 @@ pub trait Layer<F: Scalar>: Send + Sync {
 
 /// Builds `layer` on `x` inside its name scope and with its seed.
 #[track_caller]
-pub fn build_layer<'g, F: Scalar>(layer: &dyn Layer<F>, x: Tensor<'g, F>, cx: &mut LayerCx<'g, '_, F>) -> Tensor<'g, F> {
+pub fn build_layer<'g, F: Scalar>(
+    layer: &dyn Layer<F>,
+    x: Tensor<'g, F>,
+    cx: &mut LayerCx<'g, '_, F>,
+) -> Tensor<'g, F> {
     let g = cx.graph();
     g.scope(layer.name(), || cx.with_seed(layer.seed(), |cx| layer.forward(x, cx)))
 }

@@ -83,7 +83,12 @@ impl Likelihood {
     /// Per-example negative log-likelihood `[B]` of labels `y` given outputs `out` `[B, ...]`,
     /// summed over each example's label dims.
     #[track_caller]
-    pub fn nll<'g, F: Scalar>(&self, out: Tensor<'g, F>, y: Tensor<'g, F>, cx: &mut LayerCx<'g, '_, F>) -> Tensor<'g, F> {
+    pub fn nll<'g, F: Scalar>(
+        &self,
+        out: Tensor<'g, F>,
+        y: Tensor<'g, F>,
+        cx: &mut LayerCx<'g, '_, F>,
+    ) -> Tensor<'g, F> {
         let lp = match self {
             Likelihood::Categorical => Categorical::from_logits(out).log_prob(y),
             Likelihood::Bernoulli => Bernoulli::from_logits(out).log_prob(y),

@@ -126,7 +126,12 @@ pub struct McPrediction {
 impl<F: Scalar> Model<F> {
     /// A model of `net` on inputs of per-example shape `input_dims`, with parameters created and
     /// initialised from `seed`. Builds the network once, so shape mistakes surface here.
-    pub fn new(net: impl Layer<F> + 'static, input_dims: &[usize], likelihood: Likelihood, seed: u64) -> Result<Self, ModelError> {
+    pub fn new(
+        net: impl Layer<F> + 'static,
+        input_dims: &[usize],
+        likelihood: Likelihood,
+        seed: u64,
+    ) -> Result<Self, ModelError> {
         let mut m = Model {
             net: Box::new(net),
             likelihood,
@@ -310,7 +315,8 @@ impl<F: Scalar> Model<F> {
         let per_worker: Vec<Result<Vec<Pass<F>>, RunError>> = (0..workers)
             .into_par_iter()
             .map(|w| {
-                let mut s = Session::with_options(plan.clone(), seed, SessionOptions { threads: Some(1), check_finite: false });
+                let mut s =
+                    Session::with_options(plan.clone(), seed, SessionOptions { threads: Some(1), check_finite: false });
                 (w as u64..samples as u64)
                     .step_by(workers)
                     .map(|step| {

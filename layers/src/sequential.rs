@@ -28,7 +28,8 @@ impl<F: Scalar> Sequential<F> {
         self.name = name.into();
         self
     }
-    /// Appends a layer.
+    /// Appends a layer (Keras' `model.add`).
+    #[allow(clippy::should_implement_trait)] // the Keras name, on a builder
     pub fn add(mut self, layer: impl Layer<F> + 'static) -> Self {
         self.push(Box::new(layer));
         self

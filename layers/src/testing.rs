@@ -13,7 +13,13 @@ use crate::layer::{build_layer, Layer, LayerCx, Mode};
 /// Checks the gradients of `layer`'s output and of its total divergence with respect to its
 /// input (`[batch, input_dims...]`, standard-normal values) and to every parameter it creates
 /// (at their initial values from `seed`). Returns the first failure.
-pub fn check_layer_grads(layer: &dyn Layer<f64>, input_dims: &[usize], batch: usize, seed: u64, order: usize) -> Result<(), String> {
+pub fn check_layer_grads(
+    layer: &dyn Layer<f64>,
+    input_dims: &[usize],
+    batch: usize,
+    seed: u64,
+    order: usize,
+) -> Result<(), String> {
     // Build once to create the parameters and learn their paths and shapes.
     let mut store = ParamStore::<f64>::new(seed);
     let params: Vec<(String, Vec<usize>, Vec<f64>)> = {
@@ -40,7 +46,8 @@ pub fn check_layer_grads(layer: &dyn Layer<f64>, input_dims: &[usize], batch: us
     let store = RefCell::new(store);
     for (what, take_kl) in [("output", false), ("divergence", true)] {
         let f = layer_fn(layer, &params, &store, take_kl);
-        try_check_grads(&f, &specs, order, GradCheckOptions::default()).map_err(|e| format!("{} {what}: {e}", layer.name()))?;
+        try_check_grads(&f, &specs, order, GradCheckOptions::default())
+            .map_err(|e| format!("{} {what}: {e}", layer.name()))?;
     }
     Ok(())
 }

@@ -112,7 +112,10 @@ impl<F: Scalar, E: KernelEstimator, M: LinearMap<F>> Variational<F, E, M> {
         self
     }
     /// Sets an activity regularizer.
-    pub fn activity_regularizer(mut self, r: impl for<'g> Fn(Tensor<'g, F>) -> Tensor<'g, F> + Send + Sync + 'static) -> Self {
+    pub fn activity_regularizer(
+        mut self,
+        r: impl for<'g> Fn(Tensor<'g, F>) -> Tensor<'g, F> + Send + Sync + 'static,
+    ) -> Self {
         self.activity_regularizer = Some(Arc::new(r));
         self
     }

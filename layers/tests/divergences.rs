@@ -3,8 +3,8 @@
 
 use autodiff::prelude::*;
 use layers::{
-    build_layer, elbo_loss, Dense, DenseFlipout, DenseReparameterization, Divergence, Layer, LayerCx, Mode, NormalPrior,
-    PointEstimate,
+    build_layer, elbo_loss, Dense, DenseFlipout, DenseReparameterization, Divergence, Layer, LayerCx, Mode,
+    NormalPrior, PointEstimate,
 };
 use std::sync::Arc;
 

@@ -20,7 +20,15 @@ fn set_posterior(store: &mut ParamStore<f64>, layer: &str, mu: &[f64], sigma: &[
 }
 
 /// Outputs of `runs` stochastic passes of `layer` on `x` ([batch, in]).
-fn passes(layer: &dyn Layer<f64>, x: &[f64], n_in: usize, mu: &[f64], sigma: &[f64], bias: &[f64], runs: u64) -> Vec<Vec<f64>> {
+fn passes(
+    layer: &dyn Layer<f64>,
+    x: &[f64],
+    n_in: usize,
+    mu: &[f64],
+    sigma: &[f64],
+    bias: &[f64],
+    runs: u64,
+) -> Vec<Vec<f64>> {
     let g = Graph::<f64>::new();
     let mut store = ParamStore::new(1);
     let mut cx = LayerCx::new(&g, &mut store, Mode::Sample);
@@ -28,7 +36,8 @@ fn passes(layer: &dyn Layer<f64>, x: &[f64], n_in: usize, mu: &[f64], sigma: &[f
     let y = build_layer(layer, xi, &mut cx);
     drop(cx);
     set_posterior(&mut store, layer.name(), mu, sigma, bias);
-    let mut s = Session::with_options(g.compile(&[y]).unwrap(), 3, SessionOptions { threads: Some(1), check_finite: true });
+    let mut s =
+        Session::with_options(g.compile(&[y]).unwrap(), 3, SessionOptions { threads: Some(1), check_finite: true });
     (0..runs).map(|k| s.run_at_step(k, &store, &[("x", x)]).unwrap()[0].to_vec()).collect()
 }
 
@@ -58,13 +67,21 @@ fn check_moments(layer: &dyn Layer<f64>, cross_cov_unit0: f64) {
             let (m, _, v) = mean_cov(&s, k, k);
             // se(mean) = sqrt(var/n); se(var) ≈ var·sqrt(2/n) for a Gaussian
             assert!((m - mean).abs() < 4.0 * (var / n).sqrt(), "{}: mean of unit {unit}: {m} vs {mean}", layer.name());
-            assert!((v - var).abs() < 4.0 * var * (2.0 / n).sqrt(), "{}: var of unit {unit}: {v} vs {var}", layer.name());
+            assert!(
+                (v - var).abs() < 4.0 * var * (2.0 / n).sqrt(),
+                "{}: var of unit {unit}: {v} vs {var}",
+                layer.name()
+            );
         }
     }
     let (_, _, c) = mean_cov(&s, 0, 2);
     // se of a sample covariance of two (possibly correlated) Gaussians with variance v: ≤ v·sqrt(2/n)
     let se = 0.38 * (2.0 / n).sqrt();
-    assert!((c - cross_cov_unit0).abs() < 4.0 * se, "{}: cross-example covariance {c} vs {cross_cov_unit0}", layer.name());
+    assert!(
+        (c - cross_cov_unit0).abs() < 4.0 * se,
+        "{}: cross-example covariance {c} vs {cross_cov_unit0}",
+        layer.name()
+    );
 }
 
 #[test]
@@ -85,7 +102,15 @@ fn local_reparameterization_moments() {
 #[test]
 fn local_reparameterization_reference_values() {
     // §6.6: x = [1, 2], μ = [[0.5], [−1]], σ = [[0.1], [0.2]]: mean −1.5, variance 0.17.
-    let s = passes(&DenseLocalReparameterization::<f64>::new(1).name("l"), &[1.0, 2.0], 2, &[0.5, -1.0], &[0.1, 0.2], &[0.0], RUNS);
+    let s = passes(
+        &DenseLocalReparameterization::<f64>::new(1).name("l"),
+        &[1.0, 2.0],
+        2,
+        &[0.5, -1.0],
+        &[0.1, 0.2],
+        &[0.0],
+        RUNS,
+    );
     let (m, _, v) = mean_cov(&s, 0, 0);
     let n = RUNS as f64;
     assert!((m + 1.5).abs() < 4.0 * (0.17 / n).sqrt(), "{m}");

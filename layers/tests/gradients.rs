@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use layers::testing::check_layer_grads;
 use layers::{
-    Activation, Dense, DenseFlipout, DenseLocalReparameterization, DenseReparameterization, DenseVariational, Divergence,
-    MeanFieldNormal, MvnTriLPosterior, NormalPrior, Sequential, TrainableNormalPrior,
+    Activation, Dense, DenseFlipout, DenseLocalReparameterization, DenseReparameterization, DenseVariational,
+    Divergence, MeanFieldNormal, MvnTriLPosterior, NormalPrior, Sequential, TrainableNormalPrior,
 };
 
 #[test]
@@ -36,7 +36,9 @@ fn monte_carlo_and_trainable_prior_grads() {
 fn dense_variational_grads_mean_field_and_full_covariance() {
     let mf = DenseVariational::<f64>::new(2, MeanFieldNormal::default(), NormalPrior::standard()).name("v");
     check_layer_grads(&mf, &[2], 3, 5, 1).unwrap();
-    let full = DenseVariational::<f64>::new(1, MvnTriLPosterior::default(), NormalPrior::standard()).name("w").kl_use_exact(true);
+    let full = DenseVariational::<f64>::new(1, MvnTriLPosterior::default(), NormalPrior::standard())
+        .name("w")
+        .kl_use_exact(true);
     check_layer_grads(&full, &[2], 3, 6, 1).unwrap();
 }
 

@@ -20,9 +20,27 @@ struct Workload {
 }
 
 const WORKLOADS: &[Workload] = &[
-    Workload { name: "toy", sizes: &[1, 50, 50, 1], batch: 32, likelihood: Likelihood::Normal { scale: 1.0 }, reps: 2000 },
-    Workload { name: "mnist-mlp", sizes: &[784, 400, 400, 10], batch: 128, likelihood: Likelihood::Categorical, reps: 60 },
-    Workload { name: "wide", sizes: &[1024, 1024, 1024, 10], batch: 256, likelihood: Likelihood::Categorical, reps: 20 },
+    Workload {
+        name: "toy",
+        sizes: &[1, 50, 50, 1],
+        batch: 32,
+        likelihood: Likelihood::Normal { scale: 1.0 },
+        reps: 2000,
+    },
+    Workload {
+        name: "mnist-mlp",
+        sizes: &[784, 400, 400, 10],
+        batch: 128,
+        likelihood: Likelihood::Categorical,
+        reps: 60,
+    },
+    Workload {
+        name: "wide",
+        sizes: &[1024, 1024, 1024, 10],
+        batch: 256,
+        likelihood: Likelihood::Categorical,
+        reps: 20,
+    },
 ];
 
 fn network(sizes: &[usize]) -> Sequential<f32> {
@@ -89,7 +107,10 @@ fn measure(w: &Workload, threads: usize) -> Measured {
 
 pub fn run() -> Json {
     println!("layers: DenseFlipout training step and forward pass vs the GEMM floor (f32, µs)");
-    println!("{:>10} {:>8} {:>10} {:>10} {:>10} {:>8} {:>8}", "workload", "threads", "step", "forward", "floor", "step/fl", "GFLOP");
+    println!(
+        "{:>10} {:>8} {:>10} {:>10} {:>10} {:>8} {:>8}",
+        "workload", "threads", "step", "forward", "floor", "step/fl", "GFLOP"
+    );
     let mut rows = Vec::new();
     for w in WORKLOADS {
         for threads in [1, 2] {
