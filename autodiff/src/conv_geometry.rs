@@ -82,10 +82,14 @@ impl SpatialAxis {
     #[inline]
     pub fn taps(&self, o: usize) -> (isize, usize, usize) {
         let start = (o * self.stride) as isize - self.pad_before as isize;
-        let d = self.dilation as isize;
-        let lo = if start >= 0 { 0 } else { ((-start + d - 1) / d) as usize };
-        let last = self.len as isize - 1 - start;
-        let hi = if last < 0 { 0 } else { ((last / d) as usize + 1).min(self.kernel) };
+        let (lo, hi) = if self.dilation == 1 {
+            ((-start).max(0) as usize, (self.len as isize - start).clamp(0, self.kernel as isize) as usize)
+        } else {
+            let d = self.dilation as isize;
+            let lo = if start >= 0 { 0 } else { ((-start + d - 1) / d) as usize };
+            let last = self.len as isize - 1 - start;
+            (lo, if last < 0 { 0 } else { ((last / d) as usize + 1).min(self.kernel) })
+        };
         if lo >= hi {
             (start, 0, 0)
         } else {

@@ -52,16 +52,33 @@ impl Window {
     pub fn taps_per_window(&self) -> usize {
         self.axes.iter().map(|a| a.kernel).product()
     }
+    /// The taps of output position `(o0, o1, ·)`; the last axis is filled in by
+    /// [`Self::set_last`].
     #[inline]
-    fn taps(&self, o: usize) -> Taps {
-        let [a0, a1, a2] = &self.axes;
-        let o2 = o % a2.out;
-        let o1 = (o / a2.out) % a1.out;
-        let o0 = o / (a2.out * a1.out);
-        let (s0, l0, h0) = a0.taps(o0);
-        let (s1, l1, h1) = a1.taps(o1);
-        let (s2, l2, h2) = a2.taps(o2);
-        Taps { start: [s0, s1, s2], lo: [l0, l1, l2], hi: [h0, h1, h2] }
+    fn row_taps(&self, o0: usize, o1: usize) -> Taps {
+        let (s0, l0, h0) = self.axes[0].taps(o0);
+        let (s1, l1, h1) = self.axes[1].taps(o1);
+        Taps { start: [s0, s1, 0], lo: [l0, l1, 0], hi: [h0, h1, 0] }
+    }
+    #[inline]
+    fn set_last(&self, tp: &mut Taps, o2: usize) {
+        let (s2, l2, h2) = self.axes[2].taps(o2);
+        (tp.start[2], tp.lo[2], tp.hi[2]) = (s2, l2, h2);
+    }
+    /// Calls `f(o, taps)` for every output position `o` of one `outer` block, in order.
+    #[inline]
+    fn for_each_position(&self, mut f: impl FnMut(usize, &Taps)) {
+        let mut o = 0;
+        for o0 in 0..self.axes[0].out {
+            for o1 in 0..self.axes[1].out {
+                let mut tp = self.row_taps(o0, o1);
+                for o2 in 0..self.axes[2].out {
+                    self.set_last(&mut tp, o2);
+                    f(o, &tp);
+                    o += 1;
+                }
+            }
+        }
     }
     /// Input position (within an `outer` block) of tap `t` on axis `a`, for a tap known valid.
     #[inline]
@@ -110,6 +127,23 @@ fn for_blocks<F: Send>(out: &mut [F], block: usize, f: impl Fn(usize, &mut [F]) 
     }
 }
 
+/// Runs `f(n, taps, block)` for every output position of every `outer` block `n`, where
+/// `block` is the position's `per_pos`-sized piece of `out` (`[outer, O0, O1, O2, per_pos]`).
+/// Rows along the last axis are the unit of work, so the first two axes are resolved once per
+/// row.
+fn for_positions<F: Send>(out: &mut [F], w: &Window, per_pos: usize, f: impl Fn(usize, &Taps, &mut [F]) + Sync) {
+    let [a0, a1, a2] = &w.axes;
+    let rows = a0.out * a1.out;
+    for_blocks(out, a2.out * per_pos, |row, dst| {
+        let (n, r) = (row / rows, row % rows);
+        let mut tp = w.row_taps(r / a1.out, r % a1.out);
+        for (o2, b) in dst.chunks_exact_mut(per_pos).enumerate() {
+            w.set_last(&mut tp, o2);
+            f(n, &tp, b);
+        }
+    });
+}
+
 /// Runs `f(first_outer, chunk)` over chunks of whole `per_outer`-sized blocks of `out` (a
 /// tensor of the input's shape), across threads when `work` is large.
 fn for_outer<F: Send>(out: &mut [F], per_outer: usize, work: usize, f: impl Fn(usize, &mut [F]) + Sync) {
@@ -146,21 +180,20 @@ pub fn im2col<F: Scalar>(x: &[F], outer: usize, w: &Window, c: usize, out: &mut 
     debug_assert_eq!(x.len(), outer * in_block);
     debug_assert_eq!(out.len(), outer * out_size * block);
     let zero = F::zero();
-    for_blocks(out, block, |i, dst| {
-        let xb = &x[(i / out_size) * in_block..][..in_block];
-        let tp = w.taps(i % out_size);
+    for_positions(out, w, block, |n, tp, dst| {
+        let xb = &x[n * in_block..][..in_block];
         for (t0, d0) in dst.chunks_exact_mut(row1).enumerate() {
             if t0 < tp.lo[0] || t0 >= tp.hi[0] {
                 d0.fill(zero);
                 continue;
             }
-            let p0 = w.pos(&tp, 0, t0);
+            let p0 = w.pos(tp, 0, t0);
             for (t1, d1) in d0.chunks_exact_mut(row2).enumerate() {
                 if t1 < tp.lo[1] || t1 >= tp.hi[1] {
                     d1.fill(zero);
                     continue;
                 }
-                let xrow = &xb[(p0 * a1.len + w.pos(&tp, 1, t1)) * a2.len * c..][..a2.len * c];
+                let xrow = &xb[(p0 * a1.len + w.pos(tp, 1, t1)) * a2.len * c..][..a2.len * c];
                 let (lo, hi) = (tp.lo[2], tp.hi[2]);
                 d1[..lo * c].fill(zero);
                 d1[hi * c..].fill(zero);
@@ -168,11 +201,11 @@ pub fn im2col<F: Scalar>(x: &[F], outer: usize, w: &Window, c: usize, out: &mut 
                     continue;
                 }
                 if a2.dilation == 1 {
-                    let p = w.pos(&tp, 2, lo);
+                    let p = w.pos(tp, 2, lo);
                     d1[lo * c..hi * c].copy_from_slice(&xrow[p * c..(p + hi - lo) * c]);
                 } else {
                     for t2 in lo..hi {
-                        let p = w.pos(&tp, 2, t2);
+                        let p = w.pos(tp, 2, t2);
                         d1[t2 * c..(t2 + 1) * c].copy_from_slice(&xrow[p * c..(p + 1) * c]);
                     }
                 }
@@ -199,29 +232,29 @@ pub fn col2im<F: Scalar>(cols: &[F], outer: usize, w: &Window, c: usize, out: &m
             if block == 0 {
                 continue;
             }
-            for (o, src) in cb.chunks_exact(block).enumerate() {
-                let tp = w.taps(o);
+            w.for_each_position(|o, tp| {
+                let src = &cb[o * block..][..block];
                 for t0 in tp.lo[0]..tp.hi[0] {
-                    let p0 = w.pos(&tp, 0, t0);
+                    let p0 = w.pos(tp, 0, t0);
                     for t1 in tp.lo[1]..tp.hi[1] {
                         let s1 = &src[t0 * row1 + t1 * row2..][..row2];
-                        let xrow = &mut xb[(p0 * a1.len + w.pos(&tp, 1, t1)) * a2.len * c..][..a2.len * c];
+                        let xrow = &mut xb[(p0 * a1.len + w.pos(tp, 1, t1)) * a2.len * c..][..a2.len * c];
                         let (lo, hi) = (tp.lo[2], tp.hi[2]);
                         if lo == hi {
                             continue;
                         }
                         if a2.dilation == 1 {
-                            let p = w.pos(&tp, 2, lo);
+                            let p = w.pos(tp, 2, lo);
                             add_into(&mut xrow[p * c..(p + hi - lo) * c], &s1[lo * c..hi * c]);
                         } else {
                             for t2 in lo..hi {
-                                let p = w.pos(&tp, 2, t2);
+                                let p = w.pos(tp, 2, t2);
                                 add_into(&mut xrow[p * c..(p + 1) * c], &s1[t2 * c..(t2 + 1) * c]);
                             }
                         }
                     }
                 }
-            }
+            });
         }
     });
 }
@@ -276,11 +309,10 @@ fn argmax_lanes<F: Scalar>(
 pub fn max_pool<F: Scalar>(x: &[F], outer: usize, w: &Window, inner: usize, out: &mut [F]) {
     let (out_size, in_block) = (w.out_size(), w.in_size() * inner);
     debug_assert_eq!(out.len(), outer * out_size * inner);
-    for_blocks(out, inner, |i, dst| {
-        let xb = &x[(i / out_size) * in_block..][..in_block];
-        let tp = w.taps(i % out_size);
+    for_positions(out, w, inner, |n, tp, dst| {
+        let xb = &x[n * in_block..][..in_block];
         let mut first = true;
-        w.for_each_tap(&tp, |p| {
+        w.for_each_tap(tp, |p| {
             let src = &xb[p * inner..(p + 1) * inner];
             if first {
                 first = false;
@@ -313,19 +345,18 @@ pub fn max_pool_grad<F: Scalar>(x: &[F], gy: &[F], outer: usize, w: &Window, inn
             let xb = &x[n * in_block..][..in_block];
             let gb = &gy[n * g_block..][..g_block];
             let mut idx = [0usize; LANES];
-            for o in 0..out_size {
-                let tp = w.taps(o);
-                if Window::count(&tp) == 0 {
-                    continue;
+            w.for_each_position(|o, tp| {
+                if Window::count(tp) == 0 {
+                    return;
                 }
                 for c0 in (0..inner).step_by(LANES) {
                     let len = LANES.min(inner - c0);
-                    argmax_lanes(xb, w, &tp, inner, c0, len, &mut idx);
+                    argmax_lanes(xb, w, tp, inner, c0, len, &mut idx);
                     for (k, &i) in idx[..len].iter().enumerate() {
                         ob[i] = ob[i] + gb[o * inner + c0 + k];
                     }
                 }
-            }
+            });
         }
     });
 }
@@ -336,17 +367,15 @@ pub fn max_pool_grad_grad<F: Scalar>(x: &[F], g: &[F], outer: usize, w: &Window,
     let (out_size, in_block) = (w.out_size(), w.in_size() * inner);
     debug_assert_eq!(out.len(), outer * out_size * inner);
     debug_assert_eq!(g.len(), outer * in_block);
-    for_blocks(out, inner, |i, dst| {
-        let n = i / out_size;
+    for_positions(out, w, inner, |n, tp, dst| {
         let (xb, gb) = (&x[n * in_block..][..in_block], &g[n * in_block..][..in_block]);
-        let tp = w.taps(i % out_size);
-        if Window::count(&tp) == 0 {
+        if Window::count(tp) == 0 {
             dst.fill(F::zero());
             return;
         }
         let mut idx = [0usize; LANES];
         for (ci, d) in dst.chunks_mut(LANES).enumerate() {
-            argmax_lanes(xb, w, &tp, inner, ci * LANES, d.len(), &mut idx);
+            argmax_lanes(xb, w, tp, inner, ci * LANES, d.len(), &mut idx);
             for (v, &k) in d.iter_mut().zip(&idx) {
                 *v = gb[k];
             }
@@ -359,14 +388,13 @@ pub fn max_pool_grad_grad<F: Scalar>(x: &[F], g: &[F], outer: usize, w: &Window,
 pub fn avg_pool<F: Scalar>(x: &[F], outer: usize, w: &Window, inner: usize, out: &mut [F]) {
     let (out_size, in_block) = (w.out_size(), w.in_size() * inner);
     debug_assert_eq!(out.len(), outer * out_size * inner);
-    for_blocks(out, inner, |i, dst| {
-        let xb = &x[(i / out_size) * in_block..][..in_block];
-        let tp = w.taps(i % out_size);
+    for_positions(out, w, inner, |n, tp, dst| {
+        let xb = &x[n * in_block..][..in_block];
         dst.fill(F::zero());
-        w.for_each_tap(&tp, |p| add_into(dst, &xb[p * inner..(p + 1) * inner]));
-        let n = Window::count(&tp);
-        if n > 0 {
-            let r = F::one() / F::of(n as f64);
+        w.for_each_tap(tp, |p| add_into(dst, &xb[p * inner..(p + 1) * inner]));
+        let count = Window::count(tp);
+        if count > 0 {
+            let r = F::one() / F::of(count as f64);
             dst.iter_mut().for_each(|v| *v = *v * r);
         }
     });
@@ -383,20 +411,19 @@ pub fn avg_pool_grad<F: Scalar>(gy: &[F], outer: usize, w: &Window, inner: usize
         chunk.fill(F::zero());
         for (j, ob) in chunk.chunks_exact_mut(in_block).enumerate() {
             let gb = &gy[(n0 + j) * g_block..][..g_block];
-            for o in 0..out_size {
-                let tp = w.taps(o);
-                let n = Window::count(&tp);
-                if n == 0 {
-                    continue;
+            w.for_each_position(|o, tp| {
+                let count = Window::count(tp);
+                if count == 0 {
+                    return;
                 }
-                let r = F::one() / F::of(n as f64);
+                let r = F::one() / F::of(count as f64);
                 let src = &gb[o * inner..(o + 1) * inner];
-                w.for_each_tap(&tp, |p| {
+                w.for_each_tap(tp, |p| {
                     for (d, &s) in ob[p * inner..(p + 1) * inner].iter_mut().zip(src) {
                         *d = *d + s * r;
                     }
                 });
-            }
+            });
         }
     });
 }
@@ -478,9 +505,16 @@ mod tests {
                 im2col(&x, outer, &w, c, &mut cols);
                 let mut back = vec![0.0; x.len()];
                 col2im(&cv, outer, &w, c, &mut back);
+                // The 3×3 same window with unit strides keeps the spatial size, so `x` serves
+                // as a cotangent too.
+                let mut pooled = [vec![0.0; x.len()], vec![0.0; x.len()], vec![0.0; x.len()], vec![0.0; x.len()]];
+                max_pool(&x, outer, &w, c, &mut pooled[0]);
+                avg_pool(&x, outer, &w, c, &mut pooled[1]);
+                max_pool_grad_grad(&x, &back, outer, &w, c, &mut pooled[2]);
+                avg_pool_grad(&x, outer, &w, c, &mut pooled[3]);
                 let mut mp = vec![0.0; x.len()];
                 max_pool_grad(&x, &x, outer, &w, c, &mut mp);
-                (cols, back, mp)
+                (cols, back, mp, pooled)
             })
         };
         assert_eq!(run(1), run(3));

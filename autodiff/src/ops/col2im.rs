@@ -49,10 +49,12 @@ impl<F: Scalar> Op<F> for Col2im {
         let taps: usize = self.kernel_size.iter().product();
         let row = match cols.dims().last() {
             Some(Dim::Fixed(n)) if cols.rank() == r + 2 && n % taps == 0 => *n,
-            _ => return Err(ShapeError::Custom(format!(
+            _ => {
+                return Err(ShapeError::Custom(format!(
                 "patches must be [N, out..., taps·C] with rank {} and a last axis divisible by {taps} taps, got {cols}",
                 r + 2
-            ))),
+            )))
+            }
         };
         if self.input_spatial.len() != r {
             return Err(ShapeError::Custom(format!(

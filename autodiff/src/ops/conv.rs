@@ -430,6 +430,48 @@ mod tests {
     }
 
     #[test]
+    fn conv_output_shapes_follow_tensorflow() {
+        // (L, k, s, d, padding) -> out, by TF's rules: valid ceil((L - k_eff + 1) / s), same
+        // ceil(L / s), with k_eff = k + (k - 1)(d - 1).
+        let g = Graph::<f64>::new();
+        for (l, k, s, d, p, out) in [
+            (7, 3, 1, 1, Padding::Valid, 5),
+            (7, 3, 2, 1, Padding::Valid, 3),
+            (8, 3, 2, 1, Padding::Valid, 3),
+            (9, 3, 1, 2, Padding::Valid, 5),
+            (7, 3, 1, 1, Padding::Same, 7),
+            (7, 3, 2, 1, Padding::Same, 4),
+            (8, 4, 3, 1, Padding::Same, 3),
+            (5, 3, 1, 3, Padding::Same, 5),
+        ] {
+            let x = g.input(&format!("x{l}{k}{s}{d}{p:?}"), [B, Dim::Fixed(l), Dim::Fixed(2)]);
+            let y = conv1d(x, g.input(&format!("k{l}{k}{s}{d}{p:?}"), [k, 2, 5]), &[s], p, &[d], CL);
+            assert_eq!(y.shape(), Shape::from([B, Dim::Fixed(out), Dim::Fixed(5)]), "L={l} k={k} s={s} d={d} {p:?}");
+            let y = conv2d(
+                g.input(&format!("cf{l}{k}{s}{d}{p:?}"), [B, Dim::Fixed(2), Dim::Fixed(l), Dim::Fixed(4)]),
+                g.input(&format!("kf{l}{k}{s}{d}{p:?}"), [k, 1, 2, 5]),
+                &[s, 1],
+                p,
+                &[d, 1],
+                CF,
+            );
+            assert_eq!(y.shape(), Shape::from([B, Dim::Fixed(5), Dim::Fixed(out), Dim::Fixed(4)]));
+        }
+        assert!(g.check().is_ok());
+    }
+
+    #[test]
+    fn conv_reports_gemm_flops() {
+        // Forward: one GEMM of (B·P) × (Π k · C_in) × C_out, 2 flops per multiply-add:
+        // B = 3, P = 4·5 (same padding), K = 3·3·2, C_out = 6.
+        let g = Graph::<f64>::new();
+        let x = g.input("x", [B, Dim::Fixed(4), Dim::Fixed(5), Dim::Fixed(2)]);
+        let y = conv2d(x, g.input("k", [3, 3, 2, 6]), &[1, 1], Padding::Same, &[1, 1], CL);
+        let plan = g.compile(&[y]).unwrap();
+        assert_eq!(plan.flops(3), 2 * 3 * 20 * 18 * 6);
+    }
+
+    #[test]
     fn conv_shape_errors() {
         let g = Graph::<f64>::new();
         let _ = conv2d(
