@@ -472,6 +472,23 @@ mod tests {
     }
 
     #[test]
+    fn conv_and_pooling_run_in_f32() {
+        let g = Graph::<f32>::new();
+        let x = g.input("x", [B, Dim::Fixed(4), Dim::Fixed(1)]);
+        let k = g.constant_f64(&[1.0, 0.0, -1.0], [3, 1, 1]);
+        let y = conv1d(x, k, &[1], Padding::Valid, &[1], CL);
+        let m = crate::ops::max_pool(x, &[2], &[2], Padding::Valid, CL);
+        let gx = grad(y.sum_all() + m.sum_all(), &[x])[0];
+        let mut s = Session::new(g.compile(&[y, m, gx]).unwrap(), 0);
+        let out = s.run(&ParamStore::new(0), &[("x", &[1.0, 2.0, 3.0, 4.0])]).unwrap();
+        // y = [1 - 3, 2 - 4]; max_pool = [max(1, 2), max(3, 4)]; the gradient adds the conv's
+        // [1, 1, -1, -1] and the pooling's routing [0, 1, 0, 1].
+        assert_eq!(out[0], [-2.0, -2.0]);
+        assert_eq!(out[1], [2.0, 4.0]);
+        assert_eq!(out[2], [1.0, 2.0, -1.0, 0.0]);
+    }
+
+    #[test]
     fn conv_shape_errors() {
         let g = Graph::<f64>::new();
         let _ = conv2d(

@@ -12,6 +12,9 @@
 //!
 //! The kernel locates maxima for blocks of up to 16 channels at once, reading contiguous runs,
 //! and scatters in parallel over whole examples, each in a fixed order.
+//!
+// no-gradient (x only): the routing is piecewise constant in `x`; the gradient to `gy` is
+// `max_pool_grad_grad`.
 
 use smallvec::SmallVec;
 

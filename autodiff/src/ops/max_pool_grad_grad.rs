@@ -13,6 +13,9 @@
 //!
 //! The kernel locates maxima for blocks of up to 16 channels at once and gathers, one output
 //! position per task.
+//!
+// no-gradient (x only): the routing is piecewise constant in `x`; the gradient to `g` is
+// `max_pool_grad`.
 
 use smallvec::SmallVec;
 
