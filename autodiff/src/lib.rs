@@ -30,6 +30,7 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+pub mod conv_geometry;
 pub mod elementwise;
 pub mod error;
 mod grad;

@@ -1,5 +1,6 @@
 //! Plain slice kernels shared by ops. Nothing in here knows about graphs.
 
+pub mod conv;
 pub mod elementwise;
 pub mod ftz;
 pub mod linalg;
