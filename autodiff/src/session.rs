@@ -244,14 +244,19 @@ impl<F: Scalar> Session<F> {
         for (i, s) in inner.steps.iter().enumerate() {
             let Some(slot) = s.slot else { continue };
             let numel: usize = self.dims[i].iter().product();
-            let mut out = std::mem::take(&mut self.slots[slot]);
-            if out.capacity() < numel {
-                self.allocations += 1;
+            let mut buf = std::mem::take(&mut self.slots[slot]);
+            // A slot keeps the largest length it has held, and each step works on an exact-size
+            // prefix: resizing down and up again would zero-fill memory on every run.
+            if buf.len() < numel {
+                if buf.capacity() < numel {
+                    self.allocations += 1;
+                }
+                buf.resize(numel, F::zero());
             }
-            out.resize(numel, F::zero());
+            let out = &mut buf[..numel];
             let result = match &s.kind {
                 StepKind::Random { sampler, key, seed } => {
-                    fill_blocks(sampler.as_ref(), &mut out, seed.unwrap_or(self.seed), *key, step);
+                    fill_blocks(sampler.as_ref(), out, seed.unwrap_or(self.seed), *key, step);
                     Ok(())
                 }
                 StepKind::Op(op) => {
@@ -268,17 +273,20 @@ impl<F: Scalar> Session<F> {
                             StepKind::Feed(f) => feeds[self.feed_index[*f]].1,
                             StepKind::Param(q) => params.data(inner.params[*q].id),
                             StepKind::Const(d) => d,
-                            _ => &self.slots[ps.slot.expect("invariant: computed step has a slot")],
+                            _ => {
+                                let n: usize = self.dims[p].iter().product();
+                                &self.slots[ps.slot.expect("invariant: computed step has a slot")][..n]
+                            }
                         };
                         ins.push(Some(data));
                     }
-                    let mut cx = ForwardCx::new(ins, in_dims, &mut out, &self.dims[i]);
+                    let mut cx = ForwardCx::new(ins, in_dims, out, &self.dims[i]);
                     op.forward(&mut cx)
                 }
                 _ => Ok(()),
             };
             let finite = if self.check_finite { out.iter().position(|v| !v.is_finite()) } else { None };
-            self.slots[slot] = out;
+            self.slots[slot] = buf;
             if let Err(e) = result {
                 return Err(RunError::OpFailed { op: s.name(), label: s.label.clone(), at: s.origin, msg: e.0 });
             }
@@ -326,7 +334,8 @@ impl<'s, F: Scalar> Outputs<'s, F> {
     pub fn get(&self, i: usize) -> &'s [F] {
         let step = self.s.plan.inner.fetch[i];
         let slot = self.s.plan.inner.steps[step].slot.expect("invariant: fetches have slots");
-        &self.s.slots[slot]
+        let numel: usize = self.s.dims[step].iter().product();
+        &self.s.slots[slot][..numel]
     }
     /// Fetch `i`'s dimensions.
     pub fn dims(&self, i: usize) -> &'s [usize] {
