@@ -13,6 +13,8 @@
 pub mod activation;
 pub mod builders;
 pub mod checkpoint;
+pub mod conv;
+pub mod conv_map;
 pub mod data;
 pub mod dense;
 pub mod dense_variational;
@@ -33,6 +35,11 @@ pub use activation::Activation;
 pub use builders::{
     DistFn, DistributionFn, MeanFieldNormal, MvnTriLPosterior, NormalPrior, PointEstimate, ScaleMixturePrior,
     TrainableNormalPrior,
+};
+pub use conv::{Conv, Flatten, Pool};
+pub use conv_map::{
+    Conv1DFlipout, Conv1DReparameterization, Conv2DFlipout, Conv2DReparameterization, Conv3DFlipout,
+    Conv3DReparameterization, ConvMap,
 };
 pub use data::Dataset;
 pub use dense::Dense;
