@@ -6,7 +6,7 @@
 use autodiff::kernels::matmul::{gemm, MatRef};
 use autodiff::optim::{Adam, Optimizer};
 use autodiff::prelude::*;
-use layers::{Activation, DenseFlipout, Likelihood, Mode, Model, Sequential};
+use layers::{Activation, Conv2DFlipout, DenseFlipout, Flatten, Likelihood, Mode, Model, Pool, Sequential};
 
 use super::median_us;
 use crate::json::Json;
@@ -54,9 +54,10 @@ fn network(sizes: &[usize]) -> Sequential<f32> {
 }
 
 fn inputs(w: &Workload) -> (Vec<f32>, Vec<f32>) {
-    let x: Vec<f32> = (0..w.batch * w.sizes[0]).map(|i| ((i * 7919) % 1000) as f32 / 1000.0).collect();
+    let width: usize = w.input.iter().product();
+    let x: Vec<f32> = (0..w.batch * width).map(|i| ((i * 7919) % 1000) as f32 / 1000.0).collect();
     let y: Vec<f32> = match w.likelihood {
-        Likelihood::Categorical => (0..w.batch).map(|i| (i % w.sizes[w.sizes.len() - 1]) as f32).collect(),
+        Likelihood::Categorical => (0..w.batch).map(|i| (i % w.classes) as f32).collect(),
         _ => (0..w.batch).map(|i| (i as f32 * 0.1).sin()).collect(),
     };
     (x, y)
@@ -83,7 +84,7 @@ struct Measured {
 }
 
 fn measure(w: &Workload, threads: usize) -> Measured {
-    let mut model = Model::new(network(w.sizes), &w.sizes[..1], w.likelihood, 1).expect("model builds");
+    let mut model = Model::new((w.net)(), w.input, w.likelihood, 1).expect("model builds");
     let (x, y) = inputs(w);
     let (plan, params) = model.training_plan(60_000).expect("training plan");
     let flops = plan.flops(w.batch);
@@ -100,7 +101,7 @@ fn measure(w: &Workload, threads: usize) -> Measured {
     let forward_us = median_us(5, w.reps, || {
         fs.run(model.store(), &[("x", &x)]).expect("forward runs");
     });
-    let (m, k, n) = (w.batch, w.sizes[0], w.sizes[1]);
+    let (m, k, n) = (w.batch * w.gemm.0, w.gemm.1, w.gemm.2);
     let gflops = raw_gflops(m, k, n, threads);
     Measured { step_us, forward_us, floor_us: flops as f64 / gflops / 1e3, flops }
 }
