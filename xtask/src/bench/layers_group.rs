@@ -13,37 +13,75 @@ use crate::json::Json;
 
 struct Workload {
     name: &'static str,
-    sizes: &'static [usize],
+    /// Per-example input dims.
+    input: &'static [usize],
+    net: fn() -> Sequential<f32>,
     batch: usize,
     likelihood: Likelihood,
+    classes: usize,
+    /// The dominant GEMM of the step as `(rows per example, k, n)`, for the raw throughput.
+    gemm: (usize, usize, usize),
     reps: usize,
 }
 
 const WORKLOADS: &[Workload] = &[
     Workload {
         name: "toy",
-        sizes: &[1, 50, 50, 1],
+        input: &[1],
+        net: || mlp(&[1, 50, 50, 1]),
         batch: 32,
         likelihood: Likelihood::Normal { scale: 1.0 },
+        classes: 0,
+        gemm: (1, 50, 50),
         reps: 2000,
     },
     Workload {
         name: "mnist-mlp",
-        sizes: &[784, 400, 400, 10],
+        input: &[784],
+        net: || mlp(&[784, 400, 400, 10]),
         batch: 128,
         likelihood: Likelihood::Categorical,
+        classes: 10,
+        gemm: (1, 784, 400),
         reps: 60,
     },
     Workload {
         name: "wide",
-        sizes: &[1024, 1024, 1024, 10],
+        input: &[1024],
+        net: || mlp(&[1024, 1024, 1024, 10]),
         batch: 256,
         likelihood: Likelihood::Categorical,
+        classes: 10,
+        gemm: (1, 1024, 1024),
         reps: 20,
+    },
+    Workload {
+        name: "conv",
+        input: &[28, 28, 1],
+        net: convnet,
+        batch: 64,
+        likelihood: Likelihood::Categorical,
+        classes: 10,
+        // the second conv layer: 8·8 output positions per example, im2col rows of 5·5·32, 64 filters
+        gemm: (64, 800, 64),
+        reps: 10,
     },
 ];
 
-fn network(sizes: &[usize]) -> Sequential<f32> {
+/// Input 28×28×1; Conv2DFlipout 32 5×5 relu, max-pool 2; Conv2DFlipout 64 5×5 relu, max-pool 2;
+/// flatten; DenseFlipout 10.
+fn convnet() -> Sequential<f32> {
+    Sequential::new()
+        .name("cnn")
+        .add(Conv2DFlipout::conv2d(32, [5, 5]).activation(Activation::Relu))
+        .add(Pool::max(&[2, 2]))
+        .add(Conv2DFlipout::conv2d(64, [5, 5]).activation(Activation::Relu))
+        .add(Pool::max(&[2, 2]))
+        .add(Flatten)
+        .add(DenseFlipout::new(10))
+}
+
+fn mlp(sizes: &[usize]) -> Sequential<f32> {
     let mut net = Sequential::new().name("bnn");
     for (i, &units) in sizes[1..].iter().enumerate() {
         let last = i + 2 == sizes.len();
