@@ -63,6 +63,36 @@ impl<'g, F: Scalar> Normal<'g, F> {
         }
     }
 
+    /// `N(loc, scale²)` over an explicit batch shape that `loc` and `scale` broadcast to, e.g. a
+    /// scalar prior over a whole kernel without materialising it. A shape they do not broadcast
+    /// to is recorded as an error naming `Normal` and the shapes.
+    #[track_caller]
+    pub fn with_batch_shape(loc: Tensor<'g, F>, scale: Tensor<'g, F>, batch: impl Into<Shape>) -> Self {
+        let batch = batch.into();
+        let n = Self::new(loc, scale);
+        if any_poisoned(&[n.loc, n.scale]) {
+            return n;
+        }
+        match n.batch.broadcast_with(&batch) {
+            Ok(b) if b == batch => Normal { batch, ..n },
+            _ => {
+                let g = loc.graph();
+                fail(
+                    g,
+                    "Normal",
+                    format!(
+                        "loc {} and scale {} do not broadcast to the batch shape {batch}",
+                        loc.shape(),
+                        scale.shape()
+                    ),
+                    &[loc, scale],
+                );
+                let p = g.poisoned();
+                Normal { loc: p, scale: p, batch: Shape::scalar() }
+            }
+        }
+    }
+
     /// The same distribution with a run-time check that `scale > 0`: a run where it fails
     /// stops with an error naming `Normal`, the scale's label, the value and its element.
     #[track_caller]

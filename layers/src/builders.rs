@@ -144,10 +144,10 @@ impl<F: Scalar> DistributionFn<F> for NormalPrior {
         shape: &[usize],
         _trainable: bool,
     ) -> Box<dyn Distribution<'g, F> + 'g> {
+        // Scalars over the kernel's shape: nothing of the kernel's size is materialised.
         let g = cx.graph();
-        let loc = broadcast_to(g.scalar(self.loc), shape);
-        let scale = broadcast_to(g.scalar(self.scale), shape);
-        Box::new(Independent::new(Box::new(Normal::new(loc, scale)), shape.len()))
+        let normal = Normal::with_batch_shape(g.scalar(self.loc), g.scalar(self.scale), shape);
+        Box::new(Independent::new(Box::new(normal), shape.len()))
     }
 }
 

@@ -1,0 +1,175 @@
+//! `normal_kl(μa, σa, μb, σb)`: KL(N(μa, σa²) ‖ N(μb, σb²)) elementwise, fused into one pass,
+//! with NumPy broadcasting of the four inputs.
+//!
+//! Forward (TFP's stable form): with `d = ln σa − ln σb` and `z = (μa − μb)/σb`,
+//! `KL = ½ z² + ½ expm1(2d) − d`.
+//!
+//! VJP: `∂/∂μa = z/σb`, `∂/∂μb = −z/σb`, `∂/∂σa = expm1(2d)/σa`,
+//! `∂/∂σb = −(z² + expm1(2d))/σb`, each times `gy`, computed by [`NormalKlGrad`] in one pass.
+//! The mean-field KL of a Bayesian layer runs over every weight on every step, where the
+//! composed formula costs a dozen passes forward and more backward; this is one and four.
+//! Domain: σa, σb positive.
+
+use smallvec::SmallVec;
+
+use crate::error::{OpFailure, ShapeError};
+use crate::graph::Tensor;
+use crate::kernels::elementwise::broadcast_strides;
+use crate::op::{grads, ForwardCx, Grads, Op, VjpCx};
+use crate::ops::normal_kl_grad;
+use crate::scalar::Scalar;
+use crate::shape::Shape;
+
+/// Elementwise KL divergence between normals.
+#[derive(Debug, Clone, Copy)]
+pub struct NormalKl;
+
+/// Broadcast shape of several inputs.
+pub(crate) fn broadcast_all(inputs: &[&Shape]) -> Result<Shape, ShapeError> {
+    let mut s = inputs[0].clone();
+    for x in &inputs[1..] {
+        s = s.broadcast_with(x)?;
+    }
+    Ok(s)
+}
+
+/// Calls `f(out_index, [offsets of each input])` for every output element, with NumPy
+/// broadcasting. Flat when every input is full-size or a single value.
+pub(crate) fn for_each_broadcast<const N: usize>(
+    in_dims: [&[usize]; N],
+    out_dims: &[usize],
+    mut f: impl FnMut(usize, [usize; N]),
+) {
+    let n: usize = out_dims.iter().product();
+    let lens: [usize; N] = in_dims.map(|d| d.iter().product());
+    if lens.iter().all(|&l| l == n || l == 1) {
+        let step: [usize; N] = lens.map(|l| usize::from(l == n));
+        for i in 0..n {
+            f(i, step.map(|s| s * i));
+        }
+        return;
+    }
+    let strides: SmallVec<[SmallVec<[usize; 6]>; 4]> = in_dims.iter().map(|d| broadcast_strides(d, out_dims)).collect();
+    let r = out_dims.len();
+    let mut idx: SmallVec<[usize; 6]> = SmallVec::from_elem(0, r);
+    let mut off = [0usize; N];
+    for i in 0..n {
+        f(i, off);
+        for ax in (0..r).rev() {
+            idx[ax] += 1;
+            for k in 0..N {
+                off[k] += strides[k][ax];
+            }
+            if idx[ax] < out_dims[ax] {
+                break;
+            }
+            for k in 0..N {
+                off[k] -= strides[k][ax] * out_dims[ax];
+            }
+            idx[ax] = 0;
+        }
+    }
+}
+
+impl<F: Scalar> Op<F> for NormalKl {
+    fn name(&self) -> &'static str {
+        "normal_kl"
+    }
+    fn infer_shape(&self, inputs: &[&Shape]) -> Result<Shape, ShapeError> {
+        broadcast_all(inputs)
+    }
+    fn forward(&self, cx: &mut ForwardCx<'_, F>) -> Result<(), OpFailure> {
+        let (ma, sa, mb, sb) = (cx.input(0), cx.input(1), cx.input(2), cx.input(3));
+        let dims = [cx.input_dims(0), cx.input_dims(1), cx.input_dims(2), cx.input_dims(3)];
+        let od = cx.out_dims();
+        let out = cx.out();
+        let half = F::of(0.5);
+        let two = F::of(2.0);
+        for_each_broadcast(dims, od, |i, [a, b, c, d]| {
+            let dl = sa[b].ln() - sb[d].ln();
+            let z = (ma[a] - mb[c]) / sb[d];
+            out[i] = half * (z * z + (two * dl).exp_m1()) - dl;
+        });
+        Ok(())
+    }
+    fn vjp<'g>(&self, cx: &VjpCx<'g, F>) -> Grads<'g, F> {
+        let ins: Vec<Tensor<'g, F>> = (0..4).map(|i| cx.input(i)).collect();
+        grads((0..4).map(|k| Some(normal_kl_grad(ins[0], ins[1], ins[2], ins[3], cx.grad_output(), k))))
+    }
+}
+
+/// `KL(N(μa, σa²) ‖ N(μb, σb²))` elementwise, broadcasting.
+#[track_caller]
+pub fn normal_kl<'g, F: Scalar>(
+    mu_a: Tensor<'g, F>,
+    sigma_a: Tensor<'g, F>,
+    mu_b: Tensor<'g, F>,
+    sigma_b: Tensor<'g, F>,
+) -> Tensor<'g, F> {
+    mu_a.graph().apply(NormalKl, &[mu_a, sigma_a, mu_b, sigma_b])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::*;
+
+    #[test]
+    fn normal_kl_forward_reference_values() {
+        // KL(N(0,1)‖N(1,2)) = ln 2 + (1 + 1)/8 − ½ = 0.4431471805599453; KL(N(1,2)‖N(0,1)) =
+        // −ln 2 + (4 + 1)/2 − ½ = 1.3068528194400546; KL(N(0.5,0.3)‖N(−0.2,1.7)) =
+        // 1.3349470761493523 (reference §6.1); KL(p‖p) = 0.
+        assert_forward(
+            |g| {
+                normal_kl(
+                    g.constant_f64(&[0.0, 1.0, 0.5, 0.7], [4]),
+                    g.constant_f64(&[1.0, 2.0, 0.3, 0.2], [4]),
+                    g.constant_f64(&[1.0, 0.0, -0.2, 0.7], [4]),
+                    g.constant_f64(&[2.0, 1.0, 1.7, 0.2], [4]),
+                )
+            },
+            &[0.4431471805599453, 1.3068528194400546, 1.3349470761493523, 0.0],
+        );
+    }
+
+    #[test]
+    fn normal_kl_broadcasts_a_scalar_prior() {
+        // N(μ, σ) against a scalar N(0, 1): ½(μ² + σ²) − ln σ − ½.
+        let want: Vec<f64> =
+            [(0.1, 0.5), (-0.3, 1.5)].iter().map(|&(m, s): &(f64, f64)| 0.5 * (m * m + s * s) - s.ln() - 0.5).collect();
+        assert_forward(
+            |g| {
+                normal_kl(
+                    g.constant_f64(&[0.1, -0.3], [2, 1]),
+                    g.constant_f64(&[0.5, 1.5], [2, 1]),
+                    g.scalar(0.0),
+                    g.scalar(1.0),
+                )
+            },
+            &want,
+        );
+    }
+
+    #[test]
+    fn normal_kl_grad() {
+        let p = Domain::Positive;
+        check_grads(
+            |_, x| normal_kl(x[0], x[1], x[2], x[3]),
+            &[Spec::new([2, 3]), Spec::new([2, 3]).domain(p), Spec::new([3]), Spec::new([2, 1]).domain(p)],
+            2,
+        );
+        check_grads(
+            |g, x| normal_kl(x[0], x[1], g.scalar(0.0), g.scalar(1.0)),
+            &[Spec::new([4]), Spec::new([4]).domain(p)],
+            2,
+        );
+    }
+
+    #[test]
+    fn normal_kl_shape_error() {
+        let g = Graph::<f64>::new();
+        let _ = normal_kl(g.input("a", [2]), g.input("b", [3]), g.scalar(0.0), g.scalar(1.0));
+        let e = g.check().unwrap_err().to_string();
+        assert!(e.contains("normal_kl") && e.contains("[2]") && e.contains("[3]"), "{e}");
+    }
+}
