@@ -2,17 +2,19 @@
 //! against figures measured in the same process, because the machine is shared and noisy.
 
 mod autodiff_group;
+mod rng_group;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 pub fn run(groups: &[String]) -> ExitCode {
-    let all = ["autodiff"];
+    let all = ["autodiff", "rng"];
     let chosen: Vec<&str> = if groups.is_empty() { all.to_vec() } else { groups.iter().map(String::as_str).collect() };
     for g in chosen {
         let report = match g {
             "autodiff" => autodiff_group::run(),
+            "rng" => rng_group::run(),
             other => {
                 eprintln!("unknown bench group `{other}`; groups: {all:?}");
                 return ExitCode::FAILURE;
