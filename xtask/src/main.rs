@@ -2,7 +2,7 @@
 //!
 //! * `cargo xtask ci`: what CI runs: formatting, clippy with warnings denied, the tests, the docs
 //!   with warnings denied, and every example's `--quick` run.
-//! * `cargo xtask bench [GROUP...]`: the benchmarks (groups: `autodiff`, `layers`, `conv`), each
+//! * `cargo xtask bench [GROUP...]`: the benchmarks (groups: `autodiff`, `layers` (with the conv workload), `rng`, `fastmath`), each
 //!   printing a table and writing `target/bench/<group>.json`.
 
 mod bench;
@@ -16,7 +16,7 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("bench") => bench::run(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask ci | cargo xtask bench [autodiff|layers|conv]...");
+            eprintln!("usage: cargo xtask ci | cargo xtask bench [autodiff|layers|rng|fastmath]...");
             ExitCode::FAILURE
         }
     }

@@ -8,6 +8,7 @@ pub mod matmul;
 pub mod reduce;
 pub mod reduce_groups;
 pub mod shape_ops;
+pub mod simd;
 pub mod special;
 
 /// Below this many elements a kernel runs on the calling thread: rayon's fork-join costs more

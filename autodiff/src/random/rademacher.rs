@@ -22,3 +22,20 @@ impl<F: Scalar> Sampler<F> for Rademacher {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::random::fill_blocks;
+
+    #[test]
+    fn rademacher_signs_are_balanced() {
+        // 2^20 signs: the mean is within 4 standard errors 1/√n of 0.
+        let n = 1 << 20;
+        let mut v = vec![0f32; n + 13];
+        fill_blocks(&Rademacher, &mut v, 1, 2, 3);
+        assert!(v.iter().all(|&x| x == 1.0 || x == -1.0));
+        let mean = v.iter().map(|&x| x as f64).sum::<f64>() / v.len() as f64;
+        assert!(mean.abs() < 4.0 / (n as f64).sqrt(), "{mean}");
+    }
+}

@@ -3,18 +3,20 @@
 
 mod autodiff_group;
 mod layers_group;
+mod rng_group;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 pub fn run(groups: &[String]) -> ExitCode {
-    let all = ["autodiff", "layers"];
+    let all = ["autodiff", "layers", "rng"];
     let chosen: Vec<&str> = if groups.is_empty() { all.to_vec() } else { groups.iter().map(String::as_str).collect() };
     for g in chosen {
         let report = match g {
             "autodiff" => autodiff_group::run(),
             "layers" => layers_group::run(),
+            "rng" => rng_group::run(),
             other => {
                 eprintln!("unknown bench group `{other}`; groups: {all:?}");
                 return ExitCode::FAILURE;
