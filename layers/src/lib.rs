@@ -4,6 +4,8 @@
 //! `tfp.layers` (and R's `tfprobability`) with the same math and defaults: DenseFlipout,
 //! DenseReparameterization, DenseLocalReparameterization and DenseVariational, a deterministic
 //! Dense layer, models with ELBO training, Monte-Carlo prediction, and checkpoints.
+//! Also MADE ([`AutoregressiveNetwork`]), masked autoregressive flows ([`Flow`]) and
+//! [`VariableLayer`].
 //!
 //! Each layer registers its KL divergence as a loss; [`elbo_loss`] divides the total by the
 //! number of training examples exactly once.
