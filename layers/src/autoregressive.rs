@@ -75,8 +75,9 @@ pub enum ConditionalInputLayers {
     /// Every layer (TFP's default, `'all_layers'`).
     #[default]
     AllLayers,
-    /// Only the first layer (`'first_layer'`). With more than one input, the outputs of the
-    /// degree-1 input then do not depend on the conditional input: they see no hidden unit.
+    /// Only the first layer (`'first_layer'`). With hidden layers and more than one input, the
+    /// outputs of the degree-1 input then do not depend on the conditional input (as in TFP):
+    /// they see no hidden unit, only their bias.
     FirstLayer,
 }
 
