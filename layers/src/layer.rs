@@ -59,7 +59,7 @@ impl<'g, 's, F: Scalar> LayerCx<'g, 's, F> {
 
     /// A context in which parameters whose path is in `tensors` are those tensors instead of
     /// parameter nodes (other parameters come from `store`). Gradient checks use it to treat a
-    /// layer's parameters as inputs; see [`crate::testing`].
+    /// layer's parameters as inputs; see `layers::testing` (feature `testing`).
     pub fn with_param_tensors(
         g: &'g Graph<F>,
         store: &'s mut ParamStore<F>,
