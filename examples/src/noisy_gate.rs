@@ -12,10 +12,10 @@
 //! layer's.
 //!
 //! With a zero-centred prior the gate is a Bayesian relevance detector in the spirit of
-//! automatic relevance determination (MacKay 1994; Neal 1996): a feature the likelihood does
-//! not need costs only KL, so its gate relaxes to the prior (`μ → 0`, `σ → s`), while a useful
-//! feature keeps a gate that is far from zero relative to its spread. The signal-to-noise ratio
-//! `|μ_i| / σ_i` ranks the features.
+//! automatic relevance determination (MacKay 1994; Neal 1996): the KL pulls every gate mean
+//! towards zero, so a feature the likelihood does not need is switched off (`μ_i` within a few
+//! `σ_i` of zero), while a useful feature keeps a gate far from zero relative to its spread. The
+//! signal-to-noise ratio `|μ_i| / σ_i` ranks the features.
 //!
 //! What a layer needs from the library, all of which this file uses:
 //! - [`Layer`]: a name (its parameter scope), `forward`, and optionally a seed;
@@ -75,6 +75,16 @@ impl NoisyGate {
     /// Sets the prior's standard deviation.
     pub fn prior_scale(mut self, s: f64) -> Self {
         self.prior_scale = s;
+        self
+    }
+    /// Sets the initializer of the gate means.
+    pub fn loc_init(mut self, init: Init) -> Self {
+        self.loc_init = init;
+        self
+    }
+    /// Sets the initializer of the untransformed scales.
+    pub fn untransformed_scale_init(mut self, init: Init) -> Self {
+        self.untransformed_scale_init = init;
         self
     }
     /// Sets the weight of the KL term.
