@@ -104,7 +104,9 @@ fn main() {
     let opts = FitOptions { epochs, batch_size: 64, shuffle: true, seed: args.seed, threads: Some(1) };
     let pb = ProgressBar::new(epochs as u64);
     pb.set_style(
-        ProgressStyle::with_template("{msg:12} [{bar:30}] {pos}/{len} epochs {wide_msg}").unwrap().progress_chars("=> "),
+        ProgressStyle::with_template("{msg:12} [{bar:30}] {pos}/{len} epochs {wide_msg}")
+            .unwrap()
+            .progress_chars("=> "),
     );
     let history = model
         .fit(&train, &opts, &mut Adam::new(0.01), |s| {
@@ -186,10 +188,12 @@ fn plot(gates: &[Gate]) -> Result<(), Box<dyn std::error::Error>> {
     for (i, &r) in snr.iter().enumerate() {
         let (color, label) = if i < RELEVANT { (BLUE, "relevant") } else { (RED, "irrelevant") };
         let x = i as f64;
-        let bar = chart.draw_series(std::iter::once(Rectangle::new([(x - 0.3, lo), (x + 0.3, r)], color.mix(0.7).filled())))?;
+        let bar = chart
+            .draw_series(std::iter::once(Rectangle::new([(x - 0.3, lo), (x + 0.3, r)], color.mix(0.7).filled())))?;
         // One legend entry per kind.
         if i == 0 || i == RELEVANT {
-            bar.label(label).legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 15, y + 5)], color.mix(0.7).filled()));
+            bar.label(label)
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 15, y + 5)], color.mix(0.7).filled()));
         }
     }
     // Below about 2, a gate's mean is within two posterior standard deviations of zero.

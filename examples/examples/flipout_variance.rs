@@ -40,7 +40,7 @@ use examples::{digits, result_line, Args};
 use indicatif::{ProgressBar, ProgressStyle};
 use layers::{
     build_layer, Activation, Dataset, DenseMap, FitOptions, Flipout, KernelEstimator, Layer, LayerCx, Likelihood,
-    LocalReparameterization, Model, ModelError, Mode, Reparameterization, Sequential, Variational,
+    LocalReparameterization, Mode, Model, ModelError, Reparameterization, Sequential, Variational,
 };
 use plotters::prelude::*;
 
@@ -159,14 +159,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ];
     let pb = ProgressBar::new(nets.len() as u64 * batches_per_estimator * draws);
     pb.set_style(
-        ProgressStyle::with_template("{msg:12} [{bar:30}] {pos}/{len} gradients {per_sec}").unwrap().progress_chars("=> "),
+        ProgressStyle::with_template("{msg:12} [{bar:30}] {pos}/{len} gradients {per_sec}")
+            .unwrap()
+            .progress_chars("=> "),
     );
     pb.set_message("variance");
     let mut curves = Vec::new();
     let (mut xb, mut yb) = (Vec::new(), Vec::new());
     for (name, net, color) in &nets {
         let plan = kernel_loc_gradient_plan(net, &mut store)?;
-        let mut session = Session::with_options(plan, args.seed, SessionOptions { threads: Some(1), check_finite: false });
+        let mut session =
+            Session::with_options(plan, args.seed, SessionOptions { threads: Some(1), check_finite: false });
         let mut variance = Vec::with_capacity(sizes.len());
         for &n in &sizes {
             let mut sum = 0.0;
@@ -186,9 +189,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     println!();
     println!("fixed point: {epochs} epochs of Flipout training, last-epoch train NLL {train_nll:.3} nats");
-    println!(
-        "mean per-weight variance of d(mean NLL)/d(hidden kernel loc) over {draws} noise draws per fixed batch,"
-    );
+    println!("mean per-weight variance of d(mean NLL)/d(hidden kernel loc) over {draws} noise draws per fixed batch,");
     println!("averaged over the {POOL}/N batches of N examples that partition one pool of {POOL}");
     println!("{:>5} {:>14} {:>14} {:>14} {:>16}", "N", "Flipout", "shared", "local", "shared / Flipout");
     for (i, n) in sizes.iter().enumerate() {
@@ -247,7 +248,12 @@ fn plot(sizes: &[usize], curves: &[Curve]) -> Result<(), Box<dyn std::error::Err
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 15, y)], color.stroke_width(2)));
         chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, color.filled())))?;
     }
-    chart.configure_series_labels().position(SeriesLabelPosition::LowerLeft).background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerLeft)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()?;
     root.present()?;
     Ok(())
 }

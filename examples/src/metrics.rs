@@ -61,7 +61,11 @@ pub fn entropy(p: &[f64]) -> f64 {
 /// # Panics
 /// If `probs` is not a whole number of rows of `classes` values.
 pub fn mean_entropy(probs: &[f64], classes: usize) -> f64 {
-    assert!(classes > 0 && probs.len().is_multiple_of(classes), "metrics: {} values are not rows of {classes}", probs.len());
+    assert!(
+        classes > 0 && probs.len().is_multiple_of(classes),
+        "metrics: {} values are not rows of {classes}",
+        probs.len()
+    );
     let n = probs.len() / classes;
     probs.chunks_exact(classes).map(entropy).sum::<f64>() / n as f64
 }
@@ -124,7 +128,10 @@ pub fn reliability(probs: &[f64], classes: usize, labels: &[usize], bins: usize)
 /// If `bins` is 0 or `probs` does not hold `classes` values per label.
 pub fn ece(probs: &[f64], classes: usize, labels: &[usize], bins: usize) -> f64 {
     let n = labels.len() as f64;
-    reliability(probs, classes, labels, bins).iter().map(|b| b.count as f64 / n * (b.accuracy - b.confidence).abs()).sum()
+    reliability(probs, classes, labels, bins)
+        .iter()
+        .map(|b| b.count as f64 / n * (b.accuracy - b.confidence).abs())
+        .sum()
 }
 
 /// The least-squares slope of `ln y` against `ln x`: the exponent `a` of a power law `y ∝ xᵃ`.

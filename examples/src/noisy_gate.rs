@@ -112,7 +112,8 @@ impl<F: Scalar> Layer<F> for NoisyGate {
         let g = cx.graph();
         let shape = x.shape();
         let Some(d) = shape.dims().get(1).and_then(|d| d.fixed()).filter(|_| shape.rank() == 2) else {
-            let msg = format!("NoisyGate ({}): input must be [batch, features] with known features, got {shape}", self.name);
+            let msg =
+                format!("NoisyGate ({}): input must be [batch, features] with known features, got {shape}", self.name);
             g.record_shape_error("noisy_gate", ShapeError::Custom(msg), &[x]);
             return g.poisoned();
         };

@@ -23,7 +23,7 @@ fn main() -> ExitCode {
 }
 
 /// The examples CI smoke-tests with `--quick`.
-pub const EXAMPLES: &[&str] = &[];
+pub const EXAMPLES: &[&str] = &["flipout_variance", "custom_layer", "digits"];
 
 fn cargo(args: &[&str], env: &[(&str, &str)]) -> bool {
     eprintln!("\n==> cargo {}", args.join(" "));
