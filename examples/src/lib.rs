@@ -1,7 +1,11 @@
 //! Shared helpers for the examples: command-line flags, the embedded data sets, standardisation
 //! and the machine-readable `RESULT` line.
+#![deny(missing_docs)]
 
 use std::fmt::Write;
+
+pub mod metrics;
+pub mod noisy_gate;
 
 /// Flags every example takes.
 #[derive(Clone, Debug)]

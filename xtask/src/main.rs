@@ -23,7 +23,7 @@ fn main() -> ExitCode {
 }
 
 /// The examples CI smoke-tests with `--quick`.
-pub const EXAMPLES: &[&str] = &["made_density"];
+pub const EXAMPLES: &[&str] = &["regression", "digits", "flipout_variance", "made_density", "custom_layer"];
 
 fn cargo(args: &[&str], env: &[(&str, &str)]) -> bool {
     eprintln!("\n==> cargo {}", args.join(" "));
