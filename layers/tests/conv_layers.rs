@@ -125,11 +125,14 @@ fn initial_conv_kl_matches_the_closed_form() {
     assert!((want / 800.0 - 2.5305).abs() < 0.05, "per weight ≈ 2.53 at init");
 }
 
+/// Per-example input dims, the layer, and the expected output shape.
+type ShapeCase = (Vec<usize>, Box<dyn Layer<f64>>, Shape);
+
 #[test]
 fn output_shapes_follow_tf() {
     // (input, layer) → output per TF: valid 28-5+1 = 24; same stride 2 → ceil(28/2) = 14;
     // dilation 2: k_eff = 5 → 28-5+1 = 24; 1-D valid 10-3+1 = 8; 3-D same 4×4×4.
-    let cases: Vec<(Vec<usize>, Box<dyn Layer<f64>>, Shape)> = vec![
+    let cases: Vec<ShapeCase> = vec![
         (
             vec![28, 28, 1],
             Box::new(Conv2DFlipout::conv2d(4, [5, 5])),
