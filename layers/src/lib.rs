@@ -2,13 +2,34 @@
 //!
 //! Variational layers for Bayesian neural networks, ported from TensorFlow Probability's
 //! `tfp.layers` (and R's `tfprobability`) with the same math and defaults: DenseFlipout,
-//! DenseReparameterization, DenseLocalReparameterization and DenseVariational, a deterministic
-//! Dense layer, models with ELBO training, Monte-Carlo prediction, and checkpoints.
-//! Also MADE ([`AutoregressiveNetwork`]), masked autoregressive flows ([`Flow`]) and
-//! [`VariableLayer`].
+//! DenseReparameterization, DenseLocalReparameterization and DenseVariational, their
+//! convolutional siblings, MADE with masked autoregressive flows, VariableLayer, deterministic
+//! layers, models with ELBO training, Monte-Carlo prediction, and checkpoints.
 //!
 //! Each layer registers its KL divergence as a loss; [`elbo_loss`] divides the total by the
 //! number of training examples exactly once.
+//!
+//! ```
+//! use autodiff::optim::Adam;
+//! use layers::{Activation, Dataset, DenseFlipout, FitOptions, Likelihood, Model, Sequential};
+//!
+//! // y = sin(3x) + noise, 200 points
+//! let x: Vec<f32> = (0..200).map(|i| i as f32 / 100.0 - 1.0).collect();
+//! let y: Vec<f32> = x.iter().enumerate().map(|(i, v)| (3.0 * v).sin() + 0.1 * ((i * 7 % 11) as f32 / 5.5 - 1.0)).collect();
+//! let data = Dataset::new(x.clone(), &[1], y, &[1]).unwrap();
+//!
+//! let net = Sequential::new()
+//!     .add(DenseFlipout::new(32).activation(Activation::Relu))
+//!     .add(DenseFlipout::new(1));
+//! let mut model = Model::new(net, &[1], Likelihood::NormalLearnedScale { init_scale: 1.0 }, 0).unwrap();
+//! let opts = FitOptions { epochs: 50, batch_size: 32, ..Default::default() };
+//! model.fit(&data, &opts, &mut Adam::new(0.01), |e| println!("epoch {} -ELBO/N {:.3}", e.epoch, e.loss)).unwrap();
+//!
+//! // Monte-Carlo predictive mean and standard deviation over 100 stochastic passes (in parallel)
+//! let pred = model.predict_mc(&x, 100, 1).unwrap();
+//! println!("x = 0: {:.2} ± {:.2}", pred.mean[100], pred.stddev[100]);
+//! assert!(pred.stddev[100] > 0.0);
+//! ```
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
