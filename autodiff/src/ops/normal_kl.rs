@@ -85,6 +85,19 @@ impl<F: Scalar> Op<F> for NormalKl {
         let out = cx.out();
         let half = F::of(0.5);
         let two = F::of(2.0);
+        let n = out.len();
+        if ma.len() == n && sa.len() == n && mb.len() == 1 && sb.len() == 1 {
+            // A posterior against a scalar prior (every Bayesian layer's kernel): a flat loop
+            // with the prior's terms hoisted, which vectorizes.
+            let (mb, sb) = (mb[0], sb[0]);
+            let (ln_sb, inv_sb) = (sb.ln(), F::one() / sb);
+            for ((o, &m), &s) in out.iter_mut().zip(ma).zip(sa) {
+                let dl = s.ln() - ln_sb;
+                let z = (m - mb) * inv_sb;
+                *o = half * (z * z + (two * dl).exp_m1()) - dl;
+            }
+            return Ok(());
+        }
         for_each_broadcast(dims, od, |i, [a, b, c, d]| {
             let dl = sa[b].ln() - sb[d].ln();
             let z = (ma[a] - mb[c]) / sb[d];

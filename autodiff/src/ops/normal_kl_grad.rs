@@ -1,7 +1,8 @@
 //! `normal_kl_grad(μa, σa, μb, σb, gy, k)`: `gy · ∂KL/∂input_k` of [`normal_kl`](crate::ops::normal_kl),
 //! fused into one pass (k = 0: μa, 1: σa, 2: μb, 3: σb), with broadcasting.
 //!
-//! With `z = (μa − μb)/σb` and `e = expm1(2(ln σa − ln σb)) = (σa/σb)² − 1`:
+//! With `z = (μa − μb)/σb` and `e = (σa/σb)² − 1` (the forward KL uses the `expm1` form for
+//! accuracy of the value near σa = σb; a gradient only needs `e` to absolute precision):
 //! `∂/∂μa = z/σb`, `∂/∂μb = −z/σb`, `∂/∂σa = e/σa`, `∂/∂σb = −(z² + e)/σb`.
 //!
 //! VJP: the same partial written with primitive ops and differentiated by the gradient driver,
@@ -39,22 +40,50 @@ impl<F: Scalar> Op<F> for NormalKlGrad {
         let od = cx.out_dims();
         let wrt = self.wrt;
         let out = cx.out();
-        let two = F::of(2.0);
-        for_each_broadcast(dims, od, |i, [a, b, c, d, e]| {
-            let z = (ma[a] - mb[c]) / sb[d];
-            let v = match wrt {
-                0 => z / sb[d],
-                2 => -z / sb[d],
-                _ => {
-                    let em = (two * (sa[b].ln() - sb[d].ln())).exp_m1();
-                    if wrt == 1 {
-                        em / sa[b]
+        let n = out.len();
+        let partial = |m: F, s: F, mb: F, sb: F| {
+            let z = (m - mb) / sb;
+            let r = s / sb;
+            match wrt {
+                0 => z / sb,
+                2 => -z / sb,
+                1 => (r * r - F::one()) / s,
+                _ => -(z * z + r * r - F::one()) / sb,
+            }
+        };
+        if ma.len() == n && sa.len() == n && mb.len() == 1 && sb.len() == 1 && (gy.len() == n || gy.len() == 1) {
+            // A posterior against a scalar prior, as in every Bayesian layer: one flat loop per
+            // partial (the match on `wrt` is hoisted by specialising the closure), vectorizable.
+            let (mb, sb) = (mb[0], sb[0]);
+            macro_rules! flat {
+                ($expr:expr) => {
+                    if gy.len() == n {
+                        for (((o, &m), &s), &g) in out.iter_mut().zip(ma).zip(sa).zip(gy) {
+                            *o = g * $expr(m, s);
+                        }
                     } else {
-                        -(z * z + em) / sb[d]
+                        let g = gy[0];
+                        for ((o, &m), &s) in out.iter_mut().zip(ma).zip(sa) {
+                            *o = g * $expr(m, s);
+                        }
                     }
-                }
-            };
-            out[i] = gy[e] * v;
+                };
+            }
+            let inv = F::one() / sb;
+            match wrt {
+                0 => flat!(|m: F, _s: F| (m - mb) * inv * inv),
+                2 => flat!(|m: F, _s: F| -(m - mb) * inv * inv),
+                1 => flat!(|_m: F, s: F| (s * inv * s * inv - F::one()) / s),
+                _ => flat!(|m: F, s: F| {
+                    let z = (m - mb) * inv;
+                    let r = s * inv;
+                    -(z * z + r * r - F::one()) * inv
+                }),
+            }
+            return Ok(());
+        }
+        for_each_broadcast(dims, od, |i, [a, b, c, d, e]| {
+            out[i] = gy[e] * partial(ma[a], sa[b], mb[c], sb[d]);
         });
         Ok(())
     }
