@@ -9,6 +9,8 @@ use std::iter::Sum;
 
 use num_traits::{Float, FromPrimitive, ToPrimitive};
 
+use crate::kernels::fastmath;
+
 mod sealed {
     pub trait Sealed {}
     impl Sealed for f32 {}
@@ -16,7 +18,7 @@ mod sealed {
 }
 
 /// A floating-point element type. Sealed: implemented for `f32` and `f64` only, because the
-/// kernels dispatch to type-specific GEMM routines.
+/// kernels dispatch to type-specific GEMM routines and elementwise math.
 pub trait Scalar:
     Float + FromPrimitive + ToPrimitive + Default + Debug + Display + Sum + Send + Sync + 'static + sealed::Sealed
 {
@@ -36,6 +38,30 @@ pub trait Scalar:
     fn to_f64_lossless(self) -> f64 {
         ToPrimitive::to_f64(&self).expect("invariant: every Scalar converts to f64")
     }
+
+    // Elementwise math for kernels. The `_v` ("vectorizable") methods are what forward kernels
+    // call in their loops: for `f32` they are the branch-free polynomials of
+    // `kernels::fastmath` (within about 1 ulp), which inline and vectorize where libm's `expf`
+    // and `logf` are opaque scalar calls; for `f64` they are std's functions, so gradient checks
+    // compare against libm's values.
+
+    /// `eˣ`.
+    fn exp_v(self) -> Self;
+    /// `eˣ - 1`, accurate near 0.
+    fn exp_m1_v(self) -> Self;
+    /// `ln x`.
+    fn ln_v(self) -> Self;
+    /// `ln(1 + x)`, accurate near 0.
+    fn ln_1p_v(self) -> Self;
+    /// `tanh x`.
+    fn tanh_v(self) -> Self;
+
+    /// The logistic sigmoid `1/(1 + e⁻ˣ)`, as `e/(1 + e)` below 0 with `e = exp(-|x|)`, so it
+    /// neither overflows nor loses the relative precision of its tail.
+    fn sigmoid_v(self) -> Self;
+    /// softplus `ln(1 + eˣ)`, as `max(x, 0) + ln(1 + e^(-|x|))` so that `exp` never overflows
+    /// and the negative tail (`≈ eˣ`) keeps its relative precision.
+    fn softplus_v(self) -> Self;
 
     /// General matrix multiply `C = alpha * A @ B + beta * C` with arbitrary strides.
     ///
@@ -64,6 +90,34 @@ pub trait Scalar:
 impl Scalar for f32 {
     const NAME: &'static str = "f32";
     const EPS: Self = f32::EPSILON;
+    #[inline(always)]
+    fn exp_v(self) -> Self {
+        fastmath::exp(self)
+    }
+    #[inline(always)]
+    fn exp_m1_v(self) -> Self {
+        fastmath::exp_m1(self)
+    }
+    #[inline(always)]
+    fn ln_v(self) -> Self {
+        fastmath::ln(self)
+    }
+    #[inline(always)]
+    fn ln_1p_v(self) -> Self {
+        fastmath::ln_1p(self)
+    }
+    #[inline(always)]
+    fn tanh_v(self) -> Self {
+        fastmath::tanh(self)
+    }
+    #[inline(always)]
+    fn sigmoid_v(self) -> Self {
+        fastmath::sigmoid(self)
+    }
+    #[inline(always)]
+    fn softplus_v(self) -> Self {
+        fastmath::softplus(self)
+    }
     #[allow(unsafe_code)]
     unsafe fn gemm_raw(
         m: usize,
@@ -89,6 +143,37 @@ impl Scalar for f32 {
 impl Scalar for f64 {
     const NAME: &'static str = "f64";
     const EPS: Self = f64::EPSILON;
+    #[inline(always)]
+    fn exp_v(self) -> Self {
+        self.exp()
+    }
+    #[inline(always)]
+    fn exp_m1_v(self) -> Self {
+        self.exp_m1()
+    }
+    #[inline(always)]
+    fn ln_v(self) -> Self {
+        self.ln()
+    }
+    #[inline(always)]
+    fn ln_1p_v(self) -> Self {
+        self.ln_1p()
+    }
+    #[inline(always)]
+    fn tanh_v(self) -> Self {
+        self.tanh()
+    }
+    #[inline(always)]
+    fn sigmoid_v(self) -> Self {
+        let e = (-self.abs()).exp();
+        let num = if self >= 0.0 { 1.0 } else { e };
+        num / (1.0 + e)
+    }
+    #[inline(always)]
+    fn softplus_v(self) -> Self {
+        let pos = if self > 0.0 { self } else { 0.0 };
+        pos + (-self.abs()).exp().ln_1p()
+    }
     #[allow(unsafe_code)]
     unsafe fn gemm_raw(
         m: usize,

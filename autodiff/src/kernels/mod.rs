@@ -2,6 +2,7 @@
 
 pub mod conv;
 pub mod elementwise;
+pub mod fastmath;
 pub mod ftz;
 pub mod linalg;
 pub mod matmul;

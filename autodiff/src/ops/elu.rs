@@ -27,7 +27,7 @@ impl<F: Scalar> UnaryElementwise<F> for Elu {
         if x > F::zero() {
             x
         } else {
-            F::of(self.alpha) * x.exp_m1()
+            F::of(self.alpha) * x.exp_m1_v()
         }
     }
     fn vjp<'g>(&self, x: Tensor<'g, F>, y: Tensor<'g, F>, gy: Tensor<'g, F>) -> Option<Tensor<'g, F>> {

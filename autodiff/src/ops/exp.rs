@@ -4,7 +4,8 @@
 //! Gradient checks: standard normal inputs.
 //!
 //! Overflows to `+inf` above ln(max) (≈ 709.78 in `f64`, 88.72 in `f32`), where the true value
-//! is not representable either; underflows to 0 far below zero.
+//! is not representable either; underflows to 0 far below zero. Evaluated by
+//! [`Scalar::exp_v`]: a vectorizable polynomial within 1 ulp in `f32`, std's `exp` in `f64`.
 
 use crate::elementwise::{Unary, UnaryElementwise};
 use crate::graph::Tensor;
@@ -18,7 +19,7 @@ impl<F: Scalar> UnaryElementwise<F> for Exp {
     const NAME: &'static str = "exp";
     #[inline(always)]
     fn f(&self, x: F) -> F {
-        x.exp()
+        x.exp_v()
     }
     fn vjp<'g>(&self, _x: Tensor<'g, F>, y: Tensor<'g, F>, gy: Tensor<'g, F>) -> Option<Tensor<'g, F>> {
         Some(gy * y)

@@ -2,6 +2,9 @@
 //!
 //! VJP: `gx = gy * (y + 1)` (`= gy * eˣ`, from the output). Shape: `x`'s.
 //! Gradient checks: standard normal inputs.
+//!
+//! Evaluated by [`Scalar::exp_m1_v`]: a vectorizable polynomial within 1 ulp in `f32`, std's
+//! `exp_m1` in `f64`.
 
 use crate::elementwise::{Unary, UnaryElementwise};
 use crate::graph::Tensor;
@@ -15,7 +18,7 @@ impl<F: Scalar> UnaryElementwise<F> for Expm1 {
     const NAME: &'static str = "expm1";
     #[inline(always)]
     fn f(&self, x: F) -> F {
-        x.exp_m1()
+        x.exp_m1_v()
     }
     fn vjp<'g>(&self, _x: Tensor<'g, F>, y: Tensor<'g, F>, gy: Tensor<'g, F>) -> Option<Tensor<'g, F>> {
         Some(gy * (y + F::one()))

@@ -2,7 +2,8 @@
 //!
 //! VJP: `gx = gy / x`. Shape: `x`'s. Gradient checks: `x` uniform on [0.5, 2].
 //!
-//! `log(0) = -inf` and `log(x < 0) = NaN`, as in TensorFlow.
+//! `log(0) = -inf` and `log(x < 0) = NaN`, as in TensorFlow. Evaluated by [`Scalar::ln_v`]: a
+//! vectorizable polynomial within 1 ulp in `f32` (subnormal inputs included), std's `ln` in `f64`.
 
 use crate::elementwise::{Unary, UnaryElementwise};
 use crate::graph::Tensor;
@@ -16,7 +17,7 @@ impl<F: Scalar> UnaryElementwise<F> for Log {
     const NAME: &'static str = "log";
     #[inline(always)]
     fn f(&self, x: F) -> F {
-        x.ln()
+        x.ln_v()
     }
     fn vjp<'g>(&self, x: Tensor<'g, F>, _y: Tensor<'g, F>, gy: Tensor<'g, F>) -> Option<Tensor<'g, F>> {
         Some(gy / x)

@@ -1,6 +1,9 @@
 //! `log1p(x) = ln(1 + x)`, elementwise, accurate for small `|x|` where `1 + x` rounds.
 //!
 //! VJP: `gx = gy / (1 + x)`. Shape: `x`'s. Gradient checks: `x` uniform on [-0.5, 2].
+//!
+//! Evaluated by [`Scalar::ln_1p_v`]: a vectorizable polynomial within 1 ulp in `f32`, std's
+//! `ln_1p` in `f64`.
 
 use crate::elementwise::{Unary, UnaryElementwise};
 use crate::graph::Tensor;
@@ -14,7 +17,7 @@ impl<F: Scalar> UnaryElementwise<F> for Log1p {
     const NAME: &'static str = "log1p";
     #[inline(always)]
     fn f(&self, x: F) -> F {
-        x.ln_1p()
+        x.ln_1p_v()
     }
     fn vjp<'g>(&self, x: Tensor<'g, F>, _y: Tensor<'g, F>, gy: Tensor<'g, F>) -> Option<Tensor<'g, F>> {
         Some(gy / (x + F::one()))

@@ -42,7 +42,7 @@ impl<F: Scalar> Op<F> for LogDetTril {
         let numel = l.len();
         for_each_matrix_ok(cx.out(), 1, numel, |b, o| {
             let m = &l[b * n * n..(b + 1) * n * n];
-            o[0] = (0..n).map(|i| m[i * n + i].abs().ln()).fold(F::zero(), |s, v| s + v);
+            o[0] = (0..n).map(|i| m[i * n + i].abs().ln_v()).fold(F::zero(), |s, v| s + v);
         });
         Ok(())
     }

@@ -40,7 +40,7 @@ impl<F: Scalar> Op<F> for LogSoftmax {
         }
         for_each_group(&groups, out, |buf, base, _| {
             let m = groups.fold(buf, base, F::neg_infinity(), max_nan);
-            let ls = groups.fold(buf, base, F::zero(), |s, v| s + (v - m).exp()).ln();
+            let ls = groups.fold(buf, base, F::zero(), |s, v| s + (v - m).exp_v()).ln_v();
             groups.update(buf, base, |v| (v - m) - ls);
         });
         Ok(())

@@ -43,7 +43,7 @@ impl<F: Scalar> Op<F> for Logsumexp {
             if !m.is_finite() {
                 return m;
             }
-            m + groups.fold(x, base, F::zero(), |s, v| s + (v - m).exp()).ln()
+            m + groups.fold(x, base, F::zero(), |s, v| s + (v - m).exp_v()).ln_v()
         });
         Ok(())
     }

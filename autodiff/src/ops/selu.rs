@@ -26,7 +26,7 @@ impl<F: Scalar> UnaryElementwise<F> for Selu {
         if x > F::zero() {
             F::of(SELU_SCALE) * x
         } else {
-            F::of(SELU_SCALE * SELU_ALPHA) * x.exp_m1()
+            F::of(SELU_SCALE * SELU_ALPHA) * x.exp_m1_v()
         }
     }
     fn vjp<'g>(&self, x: Tensor<'g, F>, y: Tensor<'g, F>, gy: Tensor<'g, F>) -> Option<Tensor<'g, F>> {

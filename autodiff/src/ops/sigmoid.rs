@@ -5,7 +5,7 @@
 //!
 //! Evaluated as `1/(1 + e)` for `x >= 0` and `e/(1 + e)` for `x < 0` with `e = e^(-|x|)`, so
 //! `exp` never overflows: `sigmoid(-1000) = 0` and `sigmoid(1000) = 1` without NaN, and the
-//! negative tail keeps its relative precision.
+//! negative tail keeps its relative precision ([`Scalar::sigmoid_v`], which vectorizes in `f32`).
 
 use crate::elementwise::{Unary, UnaryElementwise};
 use crate::graph::Tensor;
@@ -19,13 +19,7 @@ impl<F: Scalar> UnaryElementwise<F> for Sigmoid {
     const NAME: &'static str = "sigmoid";
     #[inline(always)]
     fn f(&self, x: F) -> F {
-        let e = (-x.abs()).exp();
-        let r = (F::one() + e).recip();
-        if x >= F::zero() {
-            r
-        } else {
-            e * r
-        }
+        x.sigmoid_v()
     }
     fn vjp<'g>(&self, _x: Tensor<'g, F>, y: Tensor<'g, F>, gy: Tensor<'g, F>) -> Option<Tensor<'g, F>> {
         Some(gy * y * (y.scalar(1.0) - y))

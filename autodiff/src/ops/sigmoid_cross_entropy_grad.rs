@@ -21,13 +21,7 @@ impl<F: Scalar> BinaryElementwise<F> for SigmoidCrossEntropyGrad {
     const NAME: &'static str = "sigmoid_cross_entropy_grad";
     #[inline(always)]
     fn f(&self, x: F, z: F) -> F {
-        let s = if x >= F::zero() {
-            F::one() / (F::one() + (-x).exp())
-        } else {
-            let e = x.exp();
-            e / (F::one() + e)
-        };
-        s - z
+        x.sigmoid_v() - z
     }
     fn vjp<'g>(
         &self,

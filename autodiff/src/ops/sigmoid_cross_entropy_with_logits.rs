@@ -21,7 +21,7 @@ impl<F: Scalar> BinaryElementwise<F> for SigmoidCrossEntropyWithLogits {
     const NAME: &'static str = "sigmoid_cross_entropy_with_logits";
     #[inline(always)]
     fn f(&self, x: F, z: F) -> F {
-        x.max(F::zero()) - x * z + (-x.abs()).exp().ln_1p()
+        x.max(F::zero()) - x * z + (-x.abs()).exp_v().ln_1p_v()
     }
     fn vjp<'g>(
         &self,

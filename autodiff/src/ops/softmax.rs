@@ -43,12 +43,10 @@ impl<F: Scalar> Op<F> for Softmax {
         }
         for_each_group(&groups, out, |buf, base, _| {
             let m = groups.fold(buf, base, F::neg_infinity(), max_nan);
-            let mut s = F::zero();
-            groups.update(buf, base, |v| {
-                let e = (v - m).exp();
-                s = s + e;
-                e
-            });
+            // Exponentials first, then their sum (in the same order as a fused loop): the
+            // first loop vectorizes.
+            groups.update(buf, base, |v| (v - m).exp_v());
+            let s = groups.fold(buf, base, F::zero(), |s, e| s + e);
             groups.update(buf, base, |e| e / s);
         });
         Ok(())

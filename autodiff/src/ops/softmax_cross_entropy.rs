@@ -45,7 +45,7 @@ impl<F: Scalar> Op<F> for SoftmaxCrossEntropy {
         map_groups(&groups, cx.out(), |_, base| {
             let (row, pr) = (&x[base..base + c], &p[base..base + c]);
             let m = row.iter().fold(F::neg_infinity(), |a, &v| max_nan(a, v));
-            let ls = row.iter().fold(F::zero(), |s, &v| s + (v - m).exp()).ln();
+            let ls = row.iter().fold(F::zero(), |s, &v| s + (v - m).exp_v()).ln_v();
             row.iter().zip(pr).fold(F::zero(), |acc, (&v, &q)| acc + q * ((m - v) + ls))
         });
         Ok(())

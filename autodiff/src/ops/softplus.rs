@@ -4,7 +4,8 @@
 //! few in the tails.
 //!
 //! Evaluated as `max(x, 0) + log1p(e^(-|x|))`: `exp` never overflows, so `softplus(1000) = 1000`
-//! and `softplus(-1000) = 0`, and the negative tail (`≈ eˣ`) keeps its relative precision.
+//! and `softplus(-1000) = 0`, and the negative tail (`≈ eˣ`) keeps its relative precision
+//! ([`Scalar::softplus_v`], which vectorizes in `f32`).
 
 use crate::elementwise::{Unary, UnaryElementwise};
 use crate::graph::Tensor;
@@ -19,8 +20,7 @@ impl<F: Scalar> UnaryElementwise<F> for Softplus {
     const NAME: &'static str = "softplus";
     #[inline(always)]
     fn f(&self, x: F) -> F {
-        let pos = if x > F::zero() { x } else { F::zero() };
-        pos + (-x.abs()).exp().ln_1p()
+        x.softplus_v()
     }
     fn vjp<'g>(&self, x: Tensor<'g, F>, _y: Tensor<'g, F>, gy: Tensor<'g, F>) -> Option<Tensor<'g, F>> {
         Some(gy * sigmoid(x))

@@ -72,9 +72,9 @@ impl<F: Scalar> Op<F> for SparseSoftmaxCrossEntropy {
         map_groups(&groups, cx.out(), |g, base| {
             let row = &x[base..base + c];
             let m = row.iter().fold(F::neg_infinity(), |a, &v| max_nan(a, v));
-            let s = row.iter().fold(F::zero(), |s, &v| s + (v - m).exp());
+            let s = row.iter().fold(F::zero(), |s, &v| s + (v - m).exp_v());
             let l = labels[g].to_f64_lossless() as usize;
-            s.ln() - (row[l] - m)
+            s.ln_v() - (row[l] - m)
         });
         Ok(())
     }

@@ -44,11 +44,9 @@ impl<F: Scalar> Op<F> for SparseSoftmaxCrossEntropyGrad {
         for_each_group(&groups, out, |buf, base, g| {
             let row = &mut buf[base..base + c];
             let m = row.iter().fold(F::neg_infinity(), |a, &v| max_nan(a, v));
-            let mut s = F::zero();
-            row.iter_mut().for_each(|v| {
-                *v = (*v - m).exp();
-                s = s + *v;
-            });
+            // Exponentials first, then their sum: the first loop vectorizes.
+            row.iter_mut().for_each(|v| *v = (*v - m).exp_v());
+            let s = row.iter().fold(F::zero(), |s, &e| s + e);
             row.iter_mut().for_each(|v| *v = *v / s);
             let l = labels[g].to_f64_lossless() as usize;
             row[l] = row[l] - F::one();

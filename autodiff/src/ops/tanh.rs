@@ -1,7 +1,8 @@
 //! `tanh(x)`, elementwise.
 //!
 //! VJP: `gx = gy * (1 - y²)` (from the output). Shape: `x`'s. Gradient checks: standard normal
-//! inputs. Saturates to ±1 without overflow.
+//! inputs. Saturates to ±1 without overflow. Evaluated by [`Scalar::tanh_v`]: vectorizable and
+//! within 1.02 ulp in `f32`, std's `tanh` in `f64`.
 
 use crate::elementwise::{Unary, UnaryElementwise};
 use crate::graph::Tensor;
@@ -15,7 +16,7 @@ impl<F: Scalar> UnaryElementwise<F> for Tanh {
     const NAME: &'static str = "tanh";
     #[inline(always)]
     fn f(&self, x: F) -> F {
-        x.tanh()
+        x.tanh_v()
     }
     fn vjp<'g>(&self, _x: Tensor<'g, F>, y: Tensor<'g, F>, gy: Tensor<'g, F>) -> Option<Tensor<'g, F>> {
         Some(gy * (y.scalar(1.0) - y * y))

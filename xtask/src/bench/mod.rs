@@ -2,6 +2,7 @@
 //! against figures measured in the same process, because the machine is shared and noisy.
 
 mod autodiff_group;
+mod fastmath_group;
 mod layers_group;
 mod rng_group;
 
@@ -10,13 +11,14 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 pub fn run(groups: &[String]) -> ExitCode {
-    let all = ["autodiff", "layers", "rng"];
+    let all = ["autodiff", "layers", "rng", "fastmath"];
     let chosen: Vec<&str> = if groups.is_empty() { all.to_vec() } else { groups.iter().map(String::as_str).collect() };
     for g in chosen {
         let report = match g {
             "autodiff" => autodiff_group::run(),
             "layers" => layers_group::run(),
             "rng" => rng_group::run(),
+            "fastmath" => fastmath_group::run(),
             other => {
                 eprintln!("unknown bench group `{other}`; groups: {all:?}");
                 return ExitCode::FAILURE;
