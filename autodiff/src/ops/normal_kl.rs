@@ -92,16 +92,16 @@ impl<F: Scalar> Op<F> for NormalKl {
             let (mb, sb) = (mb[0], sb[0]);
             let (ln_sb, inv_sb) = (sb.ln(), F::one() / sb);
             for ((o, &m), &s) in out.iter_mut().zip(ma).zip(sa) {
-                let dl = s.ln() - ln_sb;
+                let dl = s.ln_v() - ln_sb;
                 let z = (m - mb) * inv_sb;
-                *o = half * (z * z + (two * dl).exp_m1()) - dl;
+                *o = half * (z * z + (two * dl).exp_m1_v()) - dl;
             }
             return Ok(());
         }
         for_each_broadcast(dims, od, |i, [a, b, c, d]| {
-            let dl = sa[b].ln() - sb[d].ln();
+            let dl = sa[b].ln_v() - sb[d].ln_v();
             let z = (ma[a] - mb[c]) / sb[d];
-            out[i] = half * (z * z + (two * dl).exp_m1()) - dl;
+            out[i] = half * (z * z + (two * dl).exp_m1_v()) - dl;
         });
         Ok(())
     }
