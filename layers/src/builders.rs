@@ -172,6 +172,7 @@ impl Default for TrainableNormalPrior {
 }
 
 impl<F: Scalar> DistributionFn<F> for TrainableNormalPrior {
+    /// The same family as the mean-field posterior, with the prior's initializers.
     fn build<'g>(
         &self,
         cx: &mut LayerCx<'g, '_, F>,
@@ -179,9 +180,9 @@ impl<F: Scalar> DistributionFn<F> for TrainableNormalPrior {
         shape: &[usize],
         trainable: bool,
     ) -> Box<dyn Distribution<'g, F> + 'g> {
-        let loc = cx.param(&format!("{name}_loc"), shape, self.loc_init, trainable);
-        let rho = cx.param(&format!("{name}_untransformed_scale"), shape, self.untransformed_scale_init, trainable);
-        Box::new(Independent::new(Box::new(Normal::new(loc, scale_from_untransformed(rho))), shape.len()))
+        let family =
+            MeanFieldNormal { loc_init: self.loc_init, untransformed_scale_init: self.untransformed_scale_init };
+        family.build(cx, name, shape, trainable)
     }
 }
 
