@@ -16,7 +16,7 @@ use crate::params::ParamStore;
 use crate::plan::{Plan, StepKind};
 use crate::random::fill_blocks;
 use crate::scalar::Scalar;
-use crate::shape::{Dim, Dims};
+use crate::shape::Dims;
 
 /// How a session runs.
 #[derive(Clone, Debug, Default)]
@@ -373,10 +373,10 @@ impl<F: Scalar> std::fmt::Debug for Outputs<'_, F> {
     }
 }
 
-#[allow(dead_code)]
-fn _assert_send_sync() {
-    fn ok<T: Send + Sync>() {}
-    ok::<Plan<f32>>();
-    ok::<Plan<f64>>();
-    let _ = Dim::Batch;
-}
+// Plans are shared between sessions on several threads (Monte-Carlo prediction): keep them
+// `Send + Sync`, checked at compile time.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Plan<f32>>();
+    send_sync::<Plan<f64>>();
+};
