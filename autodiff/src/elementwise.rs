@@ -95,6 +95,9 @@ impl<F: Scalar, U: BinaryElementwise<F>> Op<F> for Binary<U> {
         let (ga, gb) = self.0.vjp(cx.input(0), cx.input(1), cx.output(), cx.grad_output());
         grads([ga, gb])
     }
+    fn broadcasts_inputs(&self) -> bool {
+        true
+    }
     fn in_place(&self) -> Option<usize> {
         Some(0)
     }

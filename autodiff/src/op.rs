@@ -38,6 +38,13 @@ pub trait Op<F: Scalar>: Debug + Send + Sync + 'static {
         None
     }
 
+    /// Whether the forward kernel broadcasts its inputs itself (NumPy rules). Compiling then lets
+    /// the op read a `broadcast_to`'s input directly wherever that leaves the op's output shape
+    /// unchanged, so the broadcast (the usual gradient of a sum) is never materialised.
+    fn broadcasts_inputs(&self) -> bool {
+        false
+    }
+
     /// Floating-point operations of one evaluation with these run-time dims, for ops whose
     /// cost matters in benchmarks (matrix products, convolutions). Others report 0.
     fn flops(&self, _inputs: &[&[usize]], _out: &[usize]) -> u64 {

@@ -4,7 +4,9 @@
 //!
 //! A value's slot is released after its last consumer. An op that declares
 //! [`Op::in_place`](crate::Op::in_place) takes over its input's slot when that input dies at
-//! this op and has the op's shape, so elementwise chains run in place.
+//! this op and has the op's shape, so elementwise chains run in place. Ops that broadcast their
+//! inputs themselves read a `broadcast_to`'s input directly (see
+//! [`Op::broadcasts_inputs`](crate::Op::broadcasts_inputs)).
 
 use std::panic::Location;
 use std::sync::Arc;
@@ -12,7 +14,7 @@ use std::sync::Arc;
 use smallvec::SmallVec;
 
 use crate::error::GraphError;
-use crate::graph::{Graph, NodeKind, Tensor};
+use crate::graph::{Graph, Node, NodeKind, Tensor};
 use crate::op::Op;
 use crate::params::ParamId;
 use crate::random::Sampler;
@@ -170,7 +172,8 @@ impl<F: Scalar> Graph<F> {
                 return Err(GraphError::ForeignTensor { at: Location::caller() });
             }
         }
-        let nodes = self.snapshot();
+        let mut nodes = self.snapshot();
+        elide_broadcasts(&mut nodes);
         let n = nodes.len();
         let mut need = vec![false; n];
         for t in fetch {
@@ -239,6 +242,37 @@ impl<F: Scalar> Graph<F> {
         }
         let n_slots = assign_slots(&mut steps, &fetch_steps);
         Ok(Plan { inner: Arc::new(PlanInner { steps, fetch: fetch_steps, feeds, params, n_slots }) })
+    }
+}
+
+/// Rewires ops that broadcast their inputs themselves to read a `broadcast_to`'s input instead of
+/// its output, where that leaves the op's output shape unchanged. A broadcast left without
+/// readers is then pruned: the cotangent of a sum stays one value instead of a full tensor.
+fn elide_broadcasts<F: Scalar>(nodes: &mut [Node<F>]) {
+    for i in 0..nodes.len() {
+        let NodeKind::Op(op) = &nodes[i].kind else { continue };
+        if !op.broadcasts_inputs() {
+            continue;
+        }
+        let op = op.clone();
+        for k in 0..nodes[i].inputs.len() {
+            let p = nodes[i].inputs[k].index();
+            let src = match &nodes[p].kind {
+                NodeKind::Op(b) if b.name() == "broadcast_to" => nodes[p].inputs[0],
+                _ => continue,
+            };
+            let shapes: SmallVec<[&Shape; 4]> = nodes[i]
+                .inputs
+                .iter()
+                .enumerate()
+                .map(|(j, q)| if j == k { &nodes[src.index()].shape } else { &nodes[q.index()].shape })
+                .collect();
+            let same_output = op.infer_shape(&shapes).is_ok_and(|s| s == nodes[i].shape);
+            drop(shapes);
+            if same_output {
+                nodes[i].inputs[k] = src;
+            }
+        }
     }
 }
 

@@ -14,6 +14,7 @@ use crate::kernels::ftz;
 use crate::op::ForwardCx;
 use crate::params::ParamStore;
 use crate::plan::{Plan, StepKind};
+use crate::profile::{Profile, ProfileEntry};
 use crate::random::fill_blocks;
 use crate::scalar::Scalar;
 use crate::shape::Dims;
@@ -48,6 +49,8 @@ pub struct Session<F: Scalar> {
     pool: Option<Arc<rayon::ThreadPool>>,
     check_finite: bool,
     allocations: usize,
+    /// Per-step timings while profiling is on.
+    profile: Option<Profile>,
 }
 
 impl<F: Scalar> std::fmt::Debug for Session<F> {
@@ -103,6 +106,7 @@ impl<F: Scalar> Session<F> {
             pool,
             check_finite,
             allocations: 0,
+            profile: None,
         }
     }
 
@@ -121,6 +125,30 @@ impl<F: Scalar> Session<F> {
     /// Turns NaN/infinity checking on or off.
     pub fn set_check_finite(&mut self, on: bool) {
         self.check_finite = on;
+    }
+    /// Turns per-step timing on (clearing earlier timings) or off. See [`Profile`].
+    pub fn set_profiling(&mut self, on: bool) {
+        self.profile = on.then(|| Profile {
+            entries: self
+                .plan
+                .inner
+                .steps
+                .iter()
+                .map(|s| ProfileEntry {
+                    op: s.name(),
+                    label: s.label.clone(),
+                    origin: s.origin,
+                    total: std::time::Duration::ZERO,
+                    calls: 0,
+                    numel: 0,
+                })
+                .collect(),
+            runs: 0,
+        });
+    }
+    /// The timings gathered since profiling was turned on (empty if it is off).
+    pub fn profile(&self) -> Profile {
+        self.profile.clone().unwrap_or_default()
     }
     /// How many times a buffer had to grow so far. Constant in a steady state.
     pub fn buffer_growths(&self) -> usize {
@@ -254,6 +282,7 @@ impl<F: Scalar> Session<F> {
                 buf.resize(numel, F::zero());
             }
             let out = &mut buf[..numel];
+            let started = self.profile.is_some().then(std::time::Instant::now);
             let result = match &s.kind {
                 StepKind::Random { sampler, key, seed } => {
                     fill_blocks(sampler.as_ref(), out, seed.unwrap_or(self.seed), *key, step);
@@ -285,6 +314,12 @@ impl<F: Scalar> Session<F> {
                 }
                 _ => Ok(()),
             };
+            if let (Some(t0), Some(p)) = (started, self.profile.as_mut()) {
+                let e = &mut p.entries[i];
+                e.total += t0.elapsed();
+                e.calls += 1;
+                e.numel = numel;
+            }
             let finite = if self.check_finite { out.iter().position(|v| !v.is_finite()) } else { None };
             self.slots[slot] = buf;
             if let Err(e) = result {
@@ -299,6 +334,9 @@ impl<F: Scalar> Session<F> {
                     value: self.slots[slot][index].to_f64_lossless(),
                 });
             }
+        }
+        if let Some(p) = self.profile.as_mut() {
+            p.runs += 1;
         }
         Ok(())
     }

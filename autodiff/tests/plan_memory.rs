@@ -97,3 +97,27 @@ fn training_step_allocates_only_inside_gemm() {
     let (_, n) = count(|| s.run(&store, &[("x", &xs)]).map(|_| ()).unwrap());
     assert_eq!(n, matmuls, "one packing buffer per GEMM call and nothing else");
 }
+
+#[test]
+fn the_cotangent_of_a_sum_is_not_broadcast_into_a_full_tensor() {
+    // d/dx Σ (x·w) = w: the VJP broadcasts the scalar cotangent to x's shape, and `mul`
+    // broadcasts by itself, so the plan reads the scalar directly.
+    let g = Graph::<f64>::new();
+    let x = g.input("x", [Dim::Fixed(3), Dim::Fixed(4)]);
+    let w = g.input("w", [Dim::Fixed(3), Dim::Fixed(4)]);
+    let loss = (x * w).sum_all();
+    let gx = grad(loss, &[x])[0];
+    let plan = g.compile(&[gx]).unwrap();
+    assert!(!plan.op_names().contains(&"broadcast_to"), "{:?}", plan.op_names());
+    let mut s = Session::new(plan, 0);
+    let xs: Vec<f64> = (0..12).map(|i| i as f64).collect();
+    let ws: Vec<f64> = (0..12).map(|i| 0.5 - i as f64).collect();
+    let out = s.run(&ParamStore::new(0), &[("x", &xs), ("w", &ws)]).unwrap();
+    assert_eq!(out.get(0), &ws[..]);
+    // A broadcast that is fetched stays, and so does one whose reader would change shape.
+    let b = broadcast_to(loss, [3, 4]);
+    let plan = g.compile(&[b, b * x]).unwrap();
+    assert_eq!(plan.op_names().iter().filter(|n| **n == "broadcast_to").count(), 1);
+    let plan = g.compile(&[b + loss]).unwrap();
+    assert!(plan.op_names().contains(&"broadcast_to"));
+}

@@ -78,6 +78,9 @@ impl<F: Scalar> Op<F> for NormalKl {
     fn infer_shape(&self, inputs: &[&Shape]) -> Result<Shape, ShapeError> {
         broadcast_all(inputs)
     }
+    fn broadcasts_inputs(&self) -> bool {
+        true
+    }
     fn forward(&self, cx: &mut ForwardCx<'_, F>) -> Result<(), OpFailure> {
         let (ma, sa, mb, sb) = (cx.input(0), cx.input(1), cx.input(2), cx.input(3));
         let dims = [cx.input_dims(0), cx.input_dims(1), cx.input_dims(2), cx.input_dims(3)];

@@ -34,6 +34,9 @@ impl<F: Scalar> Op<F> for NormalKlGrad {
         }
         broadcast_all(inputs)
     }
+    fn broadcasts_inputs(&self) -> bool {
+        true
+    }
     fn forward(&self, cx: &mut ForwardCx<'_, F>) -> Result<(), OpFailure> {
         let (ma, sa, mb, sb, gy) = (cx.input(0), cx.input(1), cx.input(2), cx.input(3), cx.input(4));
         let dims = [cx.input_dims(0), cx.input_dims(1), cx.input_dims(2), cx.input_dims(3), cx.input_dims(4)];

@@ -1,6 +1,6 @@
 //! `softplus(x) = ln(1 + eˣ)`, elementwise.
 //!
-//! VJP: `gx = gy * sigmoid(x)`. Shape: `x`'s. Gradient checks: standard normal inputs and a
+//! VJP: `gx = gy * sigmoid(x)`, one fused [`softplus_grad`](crate::ops::softplus_grad) pass. Shape: `x`'s. Gradient checks: standard normal inputs and a
 //! few in the tails.
 //!
 //! Evaluated as `max(x, 0) + log1p(e^(-|x|))`: `exp` never overflows, so `softplus(1000) = 1000`
@@ -9,7 +9,7 @@
 
 use crate::elementwise::{Unary, UnaryElementwise};
 use crate::graph::Tensor;
-use crate::ops::sigmoid;
+use crate::ops::softplus_grad;
 use crate::scalar::Scalar;
 
 /// `ln(1 + eˣ)`, elementwise, computed stably.
@@ -23,7 +23,7 @@ impl<F: Scalar> UnaryElementwise<F> for Softplus {
         x.softplus_v()
     }
     fn vjp<'g>(&self, x: Tensor<'g, F>, _y: Tensor<'g, F>, gy: Tensor<'g, F>) -> Option<Tensor<'g, F>> {
-        Some(gy * sigmoid(x))
+        Some(softplus_grad(x, gy))
     }
 }
 
