@@ -64,6 +64,9 @@ pub struct Model<F: Scalar> {
     input_dims: Vec<usize>,
     output_dims: Vec<usize>,
     store: ParamStore<F>,
+    /// Prediction plans compiled so far, by mode: the network is fixed once built, so `predict`
+    /// and `predict_mc` compile each mode once.
+    prediction_plans: Vec<(Mode, Plan<F>)>,
 }
 
 /// Options of [`Model::fit`].
@@ -138,6 +141,7 @@ impl<F: Scalar> Model<F> {
             input_dims: input_dims.to_vec(),
             output_dims: vec![],
             store: ParamStore::new(seed),
+            prediction_plans: Vec::new(),
         };
         let g = Graph::<F>::new();
         let mut cx = LayerCx::new(&g, &mut m.store, Mode::Sample);
@@ -276,6 +280,9 @@ impl<F: Scalar> Model<F> {
     /// probabilities) and, for Normal heads, the scale. `Mode::Mean` gives the posterior-mean
     /// network; `Mode::Sample` a stochastic pass.
     pub fn prediction_plan(&mut self, mode: Mode) -> Result<Plan<F>, ModelError> {
+        if let Some((_, plan)) = self.prediction_plans.iter().find(|(m, _)| *m == mode) {
+            return Ok(plan.clone());
+        }
         let g = Graph::<F>::new();
         let mut cx = LayerCx::new(&g, &mut self.store, mode);
         let x = g.input("x", Shape::batched(&self.input_dims));
@@ -284,7 +291,9 @@ impl<F: Scalar> Model<F> {
         drop(cx);
         let mut fetch = vec![p.mean];
         fetch.extend(p.scale);
-        Ok(g.compile(&fetch)?)
+        let plan = g.compile(&fetch)?;
+        self.prediction_plans.push((mode, plan.clone()));
+        Ok(plan)
     }
 
     /// One pass over `x`: the posterior-mean network (`Mode::Mean`) or the stochastic pass of

@@ -2,7 +2,8 @@
 //! pass, with broadcasting.
 //!
 //! A Bayesian layer's scale `σ = softplus(ρ)` is differentiated over every weight on every step;
-//! as `sigmoid` then `mul` it would write and read back a whole intermediate tensor.
+//! as `sigmoid` then `mul` it would write and read back a whole intermediate tensor. In `f32` the
+//! sigmoid here is within about 3 ulps (the `sigmoid` op is within 1).
 //!
 //! VJP: with `s = sigmoid(x)`, `gx = g · gy · s (1 − s)` and `g_gy = g · s`, written with
 //! primitive ops so that third derivatives of softplus work. Gradient checks: standard normal
@@ -23,7 +24,13 @@ impl<F: Scalar> BinaryElementwise<F> for SoftplusGrad {
     const NAME: &'static str = "softplus_grad";
     #[inline(always)]
     fn f(&self, x: F, gy: F) -> F {
-        gy * x.sigmoid_v()
+        // σ(x) = 1/(1 + e) for x >= 0 and e/(1 + e) below, with e = exp(−|x|): nothing
+        // overflows and the tail keeps its relative precision. Unlike the `sigmoid` op this does
+        // not carry exp's rounding error into the quotient: a gradient needs a few ulps, not the
+        // last one, and the plain form costs half as much on every weight of a Bayesian layer.
+        let e = (-x.abs()).exp_v();
+        let r = F::one() / (F::one() + e);
+        gy * if x >= F::zero() { r } else { e * r }
     }
     fn vjp<'g>(
         &self,
@@ -68,7 +75,29 @@ mod tests {
             crate::vjp(&[softplus(x)], &[gy], &[x])[0].unwrap()
         });
         let by_sigmoid = eval(|g| g.constant_f64(&gy, [5]) * sigmoid(g.constant_f64(&x, [5])));
-        assert_eq!(by_vjp, by_sigmoid);
+        for (a, b) in by_vjp.iter().zip(&by_sigmoid) {
+            assert!((a - b).abs() <= 1e-15 * b.abs(), "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn softplus_grad_f32_is_within_three_ulps_of_the_sigmoid() {
+        // Every 99,328th f32 in [−100, 100] (about 22,000 points across all binades), against
+        // σ in f64.
+        let mut worst = 0.0f64;
+        let top = 100.0f32.to_bits();
+        for bits in (0..=top).step_by(97 * 1024) {
+            for x in [f32::from_bits(bits), -f32::from_bits(bits)] {
+                let got = SoftplusGrad.f(x, 1.0f32) as f64;
+                let want = 1.0 / (1.0 + (-(x as f64)).exp());
+                let w = (want as f32).abs();
+                let ulp = (f32::from_bits(w.to_bits() + 1) - w) as f64;
+                worst = worst.max((got - want).abs() / ulp);
+            }
+        }
+        assert!(worst <= 3.0, "worst error {worst} ulp");
+        assert_eq!(SoftplusGrad.f(1000.0f32, 2.0f32), 2.0);
+        assert_eq!(SoftplusGrad.f(-1000.0f32, 2.0f32), 0.0);
     }
 
     #[test]
