@@ -54,7 +54,7 @@ fn vjp_at<'g, F: Scalar>(
     let g: &'g Graph<F> = first.graph();
     for t in ys.iter().chain(gys).chain(xs) {
         if !std::ptr::eq(t.graph(), g) {
-            g.record(GraphError::ForeignTensor { at });
+            g.record(Graph::foreign_error(*t, at));
             return xs.iter().map(|_| Some(g.poisoned())).collect();
         }
     }

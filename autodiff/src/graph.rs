@@ -75,6 +75,8 @@ struct Inner<F: Scalar> {
     scopes: Vec<String>,
     salts: HashSet<String>,
     input_names: HashMap<Arc<str>, NodeId>,
+    /// Made by [`Graph::detached_error`] to hold one error.
+    detached: bool,
 }
 
 /// A computation graph under construction, over one element type `F`.
@@ -187,6 +189,7 @@ impl<F: Scalar> Graph<F> {
                 scopes: Vec::new(),
                 salts: HashSet::new(),
                 input_names: HashMap::new(),
+                detached: false,
             }),
         }
     }
@@ -393,7 +396,7 @@ impl<F: Scalar> Graph<F> {
         let mut poisoned = false;
         for t in inputs {
             if !std::ptr::eq(t.g, self) {
-                self.record(GraphError::ForeignTensor { at });
+                self.record(Graph::foreign_error(*t, at));
                 poisoned = true;
             }
         }
@@ -483,6 +486,32 @@ impl<F: Scalar> Graph<F> {
         let t = self.leaf(NodeKind::Const(Arc::from(vec![])), Shape::scalar(), None, at);
         self.inner.borrow_mut().nodes[t.id.index()].poisoned = true;
         t
+    }
+
+    /// Reports a mistake found by a constructor that was given no tensor to reach the caller's
+    /// graph from (an empty slice, as in `add_n(&[])`): records the error in a fresh graph of
+    /// its own and returns a poisoned node there. That graph is leaked, so the handle is valid for
+    /// whatever `'g` the caller needs; this costs one small allocation per such mistake, never in
+    /// correct code. Building on the node in the caller's graph, or compiling it there, reports
+    /// this error with its op and location (see [`Graph::foreign_error`]), and so does
+    /// `t.graph().check()`.
+    #[track_caller]
+    pub(crate) fn detached_error<'g>(op: &'static str, detail: ShapeError) -> Tensor<'g, F> {
+        let g: &'static Graph<F> = Box::leak(Box::new(Graph::new()));
+        g.inner.borrow_mut().detached = true;
+        g.record_shape_error(op, detail, &[]);
+        g.poisoned()
+    }
+
+    /// The error for using `t`, a tensor of another graph, at `at`: the error `t` carries if it
+    /// came from [`Graph::detached_error`] (the real mistake, with its own location), otherwise
+    /// [`GraphError::ForeignTensor`].
+    pub(crate) fn foreign_error(t: Tensor<'_, F>, at: &'static Location<'static>) -> GraphError {
+        let other = t.g.inner.borrow();
+        match &other.first_error {
+            Some(e) if other.detached => e.clone(),
+            _ => GraphError::ForeignTensor { at },
+        }
     }
 
     /// Whether the dimension is the batch dimension (helper for shape rules in user ops).

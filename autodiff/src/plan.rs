@@ -169,7 +169,7 @@ impl<F: Scalar> Graph<F> {
         }
         for t in fetch {
             if !std::ptr::eq(t.graph(), self) {
-                return Err(GraphError::ForeignTensor { at: Location::caller() });
+                return Err(Graph::foreign_error(*t, Location::caller()));
             }
         }
         let mut nodes = self.snapshot();

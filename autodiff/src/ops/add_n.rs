@@ -1,12 +1,13 @@
 //! `add_n(x₁, …, xₙ) = Σ xᵢ`, all of one shape. The gradient driver uses it to sum the
 //! contributions to a node.
 //!
-//! VJP: `gxᵢ = gy` for every input. Domain: all reals.
+//! VJP: `gxᵢ = gy` for every input. Shape: at least one input; an empty list is reported as an
+//! error (see [`add_n`]). Domain: all reals.
 
 use smallvec::SmallVec;
 
 use crate::error::{OpFailure, ShapeError};
-use crate::graph::Tensor;
+use crate::graph::{Graph, Tensor};
 use crate::op::{ForwardCx, Grads, Op, VjpCx};
 use crate::scalar::Scalar;
 use crate::shape::Shape;
@@ -58,10 +59,20 @@ impl<F: Scalar> Op<F> for AddN {
 }
 
 /// The sum of several tensors of one shape.
+///
+/// An empty `xs` is an error (there is no shape to give a zero sum). With no tensor there is no
+/// graph to record it in, so it is recorded in a graph of its own and the result is a poisoned
+/// tensor of that graph: using it in your graph, or compiling it, reports the error with this
+/// call's location.
 #[track_caller]
 pub fn add_n<'g, F: Scalar>(xs: &[Tensor<'g, F>]) -> Tensor<'g, F> {
-    xs[0].graph().apply(AddN, xs)
+    match xs.first() {
+        Some(x) => x.graph().apply(AddN, xs),
+        None => Graph::detached_error("add_n", ShapeError::Custom(EMPTY.into())),
+    }
 }
+
+const EMPTY: &str = "the input list is empty (add_n needs at least one tensor)";
 
 #[cfg(test)]
 mod tests {
@@ -85,5 +96,48 @@ mod tests {
     #[test]
     fn add_n_grad() {
         check_grads(|_, x| add_n(&[x[0], x[1], x[0]]), &[Spec::new([2, 2]), Spec::new([2, 2])], 2);
+    }
+
+    /// The message of an empty-list error made on line `line` of this file.
+    fn is_empty_error(msg: &str, line: u32) -> bool {
+        msg.starts_with("add_n at ") && msg.contains("empty") && msg.contains(&format!("{}:{line}:", file!()))
+    }
+
+    #[test]
+    fn add_n_of_no_tensors_is_an_error() {
+        // No tensor, so no graph to record in: the result's own graph holds the error.
+        let line = line!() + 1;
+        let t = add_n::<f64>(&[]);
+        assert!(t.is_poisoned());
+        let msg = t.graph().check().unwrap_err().to_string();
+        assert!(is_empty_error(&msg, line), "{msg}");
+        assert_eq!(t.graph().compile(&[t]).unwrap_err().to_string(), msg);
+
+        // Built on in the user's graph, the user's graph reports it (not as a foreign tensor).
+        let g = Graph::<f64>::new();
+        let x = g.input("x", [2]);
+        let line = line!() + 1;
+        let y = x + add_n(&[]);
+        assert!(y.is_poisoned());
+        let msg = g.check().unwrap_err().to_string();
+        assert!(is_empty_error(&msg, line), "{msg}");
+
+        // Built on in its own graph (the first operand's) and fetched from the user's graph, or
+        // differentiated with respect to the user's tensors: the same error at compile.
+        let g = Graph::<f64>::new();
+        let x = g.input("x", [2]);
+        let line = line!() + 1;
+        let y = (add_n(&[]) * x).sum_all();
+        let gx = crate::grad(y, &[x])[0];
+        assert!(g.check().is_ok());
+        let msg = g.compile(&[y, gx]).unwrap_err().to_string();
+        assert!(is_empty_error(&msg, line), "{msg}");
+        let msg = g.compile(&[gx]).unwrap_err().to_string();
+        assert!(is_empty_error(&msg, line), "{msg}");
+
+        // A tensor of an ordinary other graph is still reported as foreign.
+        let (g1, g2) = (Graph::<f64>::new(), Graph::<f64>::new());
+        let _ = g1.input("a", [2]) + g2.input("b", [2]);
+        assert!(g1.check().unwrap_err().to_string().contains("another graph"));
     }
 }

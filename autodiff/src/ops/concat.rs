@@ -3,15 +3,15 @@
 //! VJP: `gxᵢ = slice(gy, axis, oᵢ, oᵢ + nᵢ)` with `oᵢ = n₀ + … + nᵢ₋₁`. Shape: every input has
 //! one rank and the same dims except on `axis`, where the sizes add. The batch dimension may be
 //! on any other axis (in every input alike); concatenating along it is an error (the offsets
-//! would only be known at run time) unless there is a single input. Domain: all reals (linear,
-//! exact).
+//! would only be known at run time) unless there is a single input. An empty list is an error
+//! (see [`concat`]). Domain: all reals (linear, exact).
 //!
 //! The kernel copies, for each outer index, one contiguous block per input.
 
 use smallvec::SmallVec;
 
 use crate::error::{OpFailure, ShapeError};
-use crate::graph::Tensor;
+use crate::graph::{Graph, Tensor};
 use crate::kernels::shape_ops::concat_blocks;
 use crate::op::{ForwardCx, Grads, Op, VjpCx};
 use crate::ops::slice;
@@ -87,13 +87,18 @@ impl<F: Scalar> Op<F> for Concat {
 
 /// The tensors `xs` joined along `axis`.
 ///
-/// # Panics
-/// If `xs` is empty: there is then no graph to record the error in.
+/// An empty `xs` is an error. With no tensor there is no graph to record it in, so it is
+/// recorded in a graph of its own and the result is a poisoned tensor of that graph: using it
+/// in your graph, or compiling it, reports the error with this call's location.
 #[track_caller]
 pub fn concat<'g, F: Scalar>(xs: &[Tensor<'g, F>], axis: isize) -> Tensor<'g, F> {
-    let first = xs.first().expect("concat needs at least one tensor");
-    first.graph().apply(Concat { axis }, xs)
+    match xs.first() {
+        Some(x) => x.graph().apply(Concat { axis }, xs),
+        None => Graph::detached_error("concat", ShapeError::Custom(EMPTY.into())),
+    }
 }
+
+const EMPTY: &str = "the input list is empty (concat needs at least one tensor)";
 
 #[cfg(test)]
 mod tests {
@@ -153,6 +158,24 @@ mod tests {
         assert_eq!(out[0], [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
         assert_eq!(out[1], [1.0, 1.0]);
         assert_eq!(out[2], [2.0, 3.0, 2.0, 3.0]);
+    }
+
+    #[test]
+    fn concat_of_no_tensors_is_an_error() {
+        let line = line!() + 1;
+        let t = concat::<f32>(&[], 0);
+        assert!(t.is_poisoned());
+        let msg = t.graph().check().unwrap_err().to_string();
+        let at = format!("{}:{line}:", file!());
+        assert!(msg.starts_with("concat at ") && msg.contains("empty") && msg.contains(&at), "{msg}");
+        // Used in the user's graph, the user's graph reports it.
+        let g = Graph::<f32>::new();
+        let line = line!() + 1;
+        let y = g.input("x", [2]) * concat(&[], 0);
+        assert!(y.is_poisoned());
+        let msg = g.check().unwrap_err().to_string();
+        let at = format!("{}:{line}:", file!());
+        assert!(msg.starts_with("concat at ") && msg.contains("empty") && msg.contains(&at), "{msg}");
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! `lgamma(x) = ln |Γ(x)|`, elementwise (TensorFlow's `tf.math.lgamma`).
 //!
-//! VJP: `gx = gy * digamma(x)`. Shape: `x`'s. Gradient checks (order 2, through `digamma`'s
-//! VJP `trigamma`): `x` uniform on [0.5, 2], and points on both sides of the series threshold
-//! (10) and between the negative poles.
+//! VJP: `gx = gy * digamma(x)`; derivatives of every order follow through `trigamma` and
+//! `polygamma`. Shape: `x`'s. Gradient checks (order 2, through `digamma`'s VJP `trigamma`):
+//! `x` uniform on [0.5, 2], and points on both sides of the series threshold (10) and between the
+//! negative poles; the third and fourth derivatives are checked against closed forms.
 //!
 //! The kernel (`kernels::special::lgamma`) shifts `x` up to at least 10 with
 //! `ln Γ(x) = ln Γ(x + n) - ln(x (x+1) … (x+n-1))`, applies Stirling's series there, and uses the
@@ -74,5 +75,37 @@ mod tests {
         check_grads(|_, x| lgamma(x[0]), &[Spec::new([3, 2]).domain(Domain::Positive)], 2);
         let x = vec![-2.7, -0.4, 0.05, 0.3, 1.5, 3.0, 9.9, 10.1, 25.0];
         check_grads(|_, x| lgamma(x[0]), &[Spec::new([9]).values(x)], 2);
+    }
+
+    #[test]
+    fn lgamma_higher_derivatives() {
+        // dᵏ/dxᵏ ln Γ(x) = ψₖ₋₁(x). At 3/2 (with ζ(3) = 1.2020569031595942854…):
+        // third: ψ₂(3/2) = ψ₂(½) + 2/(½)³ = -14ζ(3) + 16 = -0.828796644234320 (ψ₂(x+1) = ψ₂(x) + 2/x³);
+        // fourth: ψ₃(3/2) = ψ₃(½) - 6/(½)⁴ = π⁴ - 96, as ψ₃(½) = 6·(2⁴ - 1)ζ(4) = π⁴.
+        fn d<'g>(y: Tensor<'g, f64>, x: Tensor<'g, f64>) -> Tensor<'g, f64> {
+            crate::grad(y.sum_all(), &[x])[0]
+        }
+        let zeta3 = 1.202_056_903_159_594_2;
+        let third = 16.0 - 14.0 * zeta3;
+        let fourth = std::f64::consts::PI.powi(4) - 96.0;
+        let got = eval(|g| {
+            let x = g.constant_f64(&[1.5], [1]);
+            d(d(d(lgamma(x), x), x), x)
+        });
+        assert!((got[0] - third).abs() <= 4e-15 * third.abs(), "{got:?} vs {third}");
+        // The constant named in the specification.
+        assert_forward(
+            |g| {
+                let x = g.constant_f64(&[1.5], [1]);
+                d(d(d(lgamma(x), x), x), x)
+            },
+            &[-0.828796644234320],
+        );
+        let got = eval(|g| {
+            let x = g.constant_f64(&[1.5], [1]);
+            d(d(d(d(lgamma(x), x), x), x), x)
+        });
+        // π⁴ ≈ 97.4 is rounded (with π) to ~3e-14 absolute, which π⁴ - 96 keeps.
+        assert!((got[0] - fourth).abs() <= 5e-14, "{got:?} vs {fourth}");
     }
 }

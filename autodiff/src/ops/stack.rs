@@ -3,8 +3,8 @@
 //! of the result as in TF).
 //!
 //! VJP: `gxᵢ = reshape(slice(gy, axis, i, i + 1), xᵢ.shape)`. Shape: all inputs have the same
-//! shape (batch dimension included); the result has an axis of size `len(xs)` inserted.
-//! Domain: all reals (linear, exact).
+//! shape (batch dimension included); the result has an axis of size `len(xs)` inserted. An
+//! empty list is an error (see [`stack`]). Domain: all reals (linear, exact).
 //!
 //! The kernel is concatenation of whole sub-blocks: for each outer index, one contiguous copy
 //! per input.
@@ -12,7 +12,7 @@
 use smallvec::SmallVec;
 
 use crate::error::{OpFailure, ShapeError};
-use crate::graph::Tensor;
+use crate::graph::{Graph, Tensor};
 use crate::kernels::shape_ops::concat_blocks;
 use crate::op::{ForwardCx, Grads, Op, VjpCx};
 use crate::ops::expand_dims::insertion_axis;
@@ -73,13 +73,19 @@ impl<F: Scalar> Op<F> for Stack {
 
 /// The tensors `xs` (all of one shape) stacked along a new axis at `axis`.
 ///
-/// # Panics
-/// If `xs` is empty: there is then no graph to record the error in.
+/// An empty `xs` is an error (the shape of the result would be unknown). With no tensor there
+/// is no graph to record it in, so it is recorded in a graph of its own and the result is a
+/// poisoned tensor of that graph: using it in your graph, or compiling it, reports the error
+/// with this call's location.
 #[track_caller]
 pub fn stack<'g, F: Scalar>(xs: &[Tensor<'g, F>], axis: isize) -> Tensor<'g, F> {
-    let first = xs.first().expect("stack needs at least one tensor");
-    first.graph().apply(Stack { axis }, xs)
+    match xs.first() {
+        Some(x) => x.graph().apply(Stack { axis }, xs),
+        None => Graph::detached_error("stack", ShapeError::Custom(EMPTY.into())),
+    }
 }
+
+const EMPTY: &str = "the input list is empty (stack needs at least one tensor)";
 
 #[cfg(test)]
 mod tests {
@@ -130,6 +136,24 @@ mod tests {
         assert_eq!(stack(&[a, b], 1).shape(), Shape::from([B, Dim::Fixed(2), Dim::Fixed(2)]));
         assert_eq!(stack(&[a, b], 0).shape(), Shape::from([Dim::Fixed(2), B, Dim::Fixed(2)]));
         assert!(g.check().is_ok());
+    }
+
+    #[test]
+    fn stack_of_no_tensors_is_an_error() {
+        let line = line!() + 1;
+        let t = stack::<f64>(&[], -1);
+        assert!(t.is_poisoned());
+        let msg = t.graph().check().unwrap_err().to_string();
+        let at = format!("{}:{line}:", file!());
+        assert!(msg.starts_with("stack at ") && msg.contains("empty") && msg.contains(&at), "{msg}");
+        // Fetched from the user's graph, the user's graph reports it.
+        let g = Graph::<f64>::new();
+        let _ = g.input("x", [2]);
+        let line = line!() + 1;
+        let t = stack(&[], 0);
+        let msg = g.compile(&[t]).unwrap_err().to_string();
+        let at = format!("{}:{line}:", file!());
+        assert!(msg.starts_with("stack at ") && msg.contains("empty") && msg.contains(&at), "{msg}");
     }
 
     #[test]

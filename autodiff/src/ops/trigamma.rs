@@ -1,20 +1,19 @@
 //! `trigamma(x) = ψ₁(x) = d²/dx² ln Γ(x)`, elementwise (TensorFlow's `tf.math.polygamma(1, x)`).
 //!
-//! VJP: none, although the derivative (the tetragamma function `ψ₂`) exists: it is not
-//! implemented, so gradients through `trigamma` come out as zero. This makes second derivatives
-//! of `digamma` (and third derivatives of `lgamma`) wrong; first derivatives of `digamma` and
-//! second derivatives of `lgamma` are correct. Shape: `x`'s. Tests check the gradient is zero.
+//! VJP: `gx = gy * polygamma(x, 2)` (the tetragamma function `ψ₂`, which differentiates again
+//! through higher orders of `polygamma`). Shape: `x`'s. Gradient checks (order 2): `x` uniform
+//! on [0.5, 2], and points on both sides of the series threshold (10) and between negative
+//! poles (`lgamma`'s tests check its third derivative, `ψ₂`, against a closed form).
 //!
 //! The kernel (`kernels::special::trigamma`) shifts `x` up to at least 10 with
 //! `ψ₁(x) = ψ₁(x + 1) + 1/x²`, applies the asymptotic series there, and uses the reflection
 //! `ψ₁(1-x) + ψ₁(x) = π² / sin²(πx)` for `x <= 0`. Relative error below 1e-15 in `f64`;
 //! `+inf` at the poles (0, -1, -2, …).
 
-// no-gradient: the derivative (tetragamma) is not implemented; see above.
-
 use crate::elementwise::{Unary, UnaryElementwise};
 use crate::graph::Tensor;
 use crate::kernels::special;
+use crate::ops::polygamma;
 use crate::scalar::Scalar;
 
 /// `ψ₁(x)`, the derivative of the digamma function, elementwise.
@@ -27,8 +26,8 @@ impl<F: Scalar> UnaryElementwise<F> for Trigamma {
     fn f(&self, x: F) -> F {
         special::trigamma(x)
     }
-    fn vjp<'g>(&self, _x: Tensor<'g, F>, _y: Tensor<'g, F>, _gy: Tensor<'g, F>) -> Option<Tensor<'g, F>> {
-        None
+    fn vjp<'g>(&self, x: Tensor<'g, F>, _y: Tensor<'g, F>, gy: Tensor<'g, F>) -> Option<Tensor<'g, F>> {
+        Some(gy * polygamma(x, 2))
     }
 }
 
@@ -63,22 +62,31 @@ mod tests {
     }
 
     #[test]
-    fn trigamma_has_no_grad() {
-        // d/dx Σ ψ₁(x) comes out as zero (see the header), and ψ₁ is a constant to d/dx Σ x ψ₁(x).
+    fn trigamma_grad() {
+        check_grads(|_, x| trigamma(x[0]), &[Spec::new([3, 2]).domain(Domain::Positive)], 2);
+        let x = vec![-2.7, -0.4, 0.3, 1.5, 3.0, 9.9, 10.1, 25.0];
+        check_grads(|_, x| trigamma(x[0]), &[Spec::new([8]).values(x)], 2);
+    }
+
+    #[test]
+    fn trigamma_grad_is_tetragamma() {
+        // d/dx ψ₁(x) = ψ₂(x): ψ₂(1) = -2ζ(3), ψ₂(½) = -14ζ(3) (ζ(3) = 1.2020569031595942854…).
+        // d/dx x ψ₁(x) = ψ₁(x) + x ψ₂(x): at ½, π²/2 - 7ζ(3); at 1, π²/6 - 2ζ(3).
+        let zeta3 = 1.202_056_903_159_594_2;
+        let pi2 = std::f64::consts::PI * std::f64::consts::PI;
         assert_forward(
             |g| {
-                let x = g.constant_f64(&[0.5, 2.0], [2]);
+                let x = g.constant_f64(&[1.0, 0.5], [2]);
                 grad(trigamma(x).sum_all(), &[x])[0]
             },
-            &[0.0, 0.0],
+            &[-2.0 * zeta3, -14.0 * zeta3],
         );
-        let pi2 = std::f64::consts::PI * std::f64::consts::PI;
         assert_forward(
             |g| {
                 let x = g.constant_f64(&[0.5, 1.0], [2]);
                 grad((x * trigamma(x)).sum_all(), &[x])[0]
             },
-            &[pi2 / 2.0, pi2 / 6.0],
+            &[pi2 / 2.0 - 7.0 * zeta3, pi2 / 6.0 - 2.0 * zeta3],
         );
     }
 }
