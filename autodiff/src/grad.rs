@@ -48,7 +48,7 @@ fn vjp_at<'g, F: Scalar>(
     xs: &[Tensor<'g, F>],
     at: &'static Location<'static>,
 ) -> Vec<Option<Tensor<'g, F>>> {
-    let Some(first) = ys.first().or(xs.first()) else {
+    let Some(first) = ys.first().or(gys.first()).or(xs.first()) else {
         return vec![];
     };
     let g: &'g Graph<F> = first.graph();

@@ -162,6 +162,7 @@ impl<F: Scalar> Op<F> for FetchCopy {
 impl<F: Scalar> Graph<F> {
     /// Compiles the subgraph needed for `fetch` into a [`Plan`]. Returns the first error
     /// recorded while building, if any.
+    #[track_caller]
     pub fn compile(&self, fetch: &[Tensor<'_, F>]) -> Result<Plan<F>, GraphError> {
         self.check()?;
         if fetch.is_empty() {
