@@ -62,6 +62,19 @@ pub trait Scalar:
     /// softplus `ln(1 + eˣ)`, as `max(x, 0) + ln(1 + e^(-|x|))` so that `exp` never overflows
     /// and the negative tail (`≈ eˣ`) keeps its relative precision.
     fn softplus_v(self) -> Self;
+    /// `self * a + b`, rounded once where the target has FMA (the hardware instruction), and as
+    /// a multiply and an add otherwise (where `mul_add` would be a slow library call).
+    #[inline(always)]
+    fn mul_add_v(self, a: Self, b: Self) -> Self {
+        #[cfg(target_feature = "fma")]
+        {
+            self.mul_add(a, b)
+        }
+        #[cfg(not(target_feature = "fma"))]
+        {
+            self * a + b
+        }
+    }
 
     /// General matrix multiply `C = alpha * A @ B + beta * C` with arbitrary strides.
     ///
