@@ -51,6 +51,9 @@ pub struct Session<F: Scalar> {
     allocations: usize,
     /// Per-step timings while profiling is on.
     profile: Option<Profile>,
+    /// Whether any kernel at the current batch size is large enough to split across threads;
+    /// if none is, runs stay on the caller's thread instead of paying the pool's hand-off.
+    parallel: bool,
 }
 
 impl<F: Scalar> std::fmt::Debug for Session<F> {
@@ -107,6 +110,7 @@ impl<F: Scalar> Session<F> {
             check_finite,
             allocations: 0,
             profile: None,
+            parallel: false,
         }
     }
 
@@ -177,10 +181,11 @@ impl<F: Scalar> Session<F> {
                 s.shape.resolve_into(batch, d);
             }
             self.batch = Some(batch);
+            self.parallel = self.pool.is_some() && self.any_parallel_kernel();
         }
         match self.pool.clone() {
-            Some(pool) => pool.install(|| self.execute(step, params, feeds)),
-            None => {
+            Some(pool) if self.parallel => pool.install(|| self.execute(step, params, feeds)),
+            _ => {
                 let saved = ftz::enable();
                 let r = crate::kernels::serial(|| self.execute(step, params, feeds));
                 ftz::restore(saved);
@@ -188,6 +193,25 @@ impl<F: Scalar> Session<F> {
             }
         }?;
         Ok(Outputs { s: self })
+    }
+
+    /// Whether some step at the resolved dims reaches a kernel's threshold for splitting work:
+    /// [`PAR_MIN`](crate::kernels::PAR_MIN) elements in or out, or a matrix product above the
+    /// GEMM's threshold.
+    fn any_parallel_kernel(&self) -> bool {
+        let min = crate::kernels::PAR_MIN;
+        let gemm_flops = 2 * crate::kernels::matmul::PAR_FLOPS as u64;
+        let numel = |i: usize| self.dims[i].iter().product::<usize>();
+        self.plan.inner.steps.iter().enumerate().any(|(i, s)| match &s.kind {
+            StepKind::Random { .. } => numel(i) >= min,
+            StepKind::Op(op) => {
+                let ins: SmallVec<[&[usize]; 4]> = s.inputs.iter().map(|&p| &self.dims[p][..]).collect();
+                numel(i) >= min
+                    || s.inputs.iter().any(|&p| numel(p) >= min)
+                    || op.flops(&ins, &self.dims[i]) >= gemm_flops
+            }
+            _ => false,
+        })
     }
 
     fn bind_feeds(&mut self, feeds: &[(&str, &[F])]) -> Result<(), RunError> {
@@ -342,12 +366,14 @@ impl<F: Scalar> Session<F> {
     }
 
     /// Runs `f` in this session's threading context: on its kernel pool, or confined to the
-    /// calling thread (with denormals flushed) for a single-threaded session. Use it for work
+    /// calling thread (with denormals flushed) for a single-threaded session, or when no
+    /// kernel of the last run's batch size was large enough to split (then neither are the
+    /// parameters an optimizer updates). Use it for work
     /// between runs that should follow the session's threading, such as optimizer steps.
     pub fn in_context<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
         match &self.pool {
-            Some(pool) => pool.install(f),
-            None => {
+            Some(pool) if self.parallel => pool.install(f),
+            _ => {
                 let saved = ftz::enable();
                 let r = crate::kernels::serial(f);
                 ftz::restore(saved);

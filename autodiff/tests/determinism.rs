@@ -104,3 +104,24 @@ fn random_leaf_moments() {
     // U(-1, 3): mean 1, sd 4/sqrt(12)
     assert!((mean(&o[2]) - 1.0).abs() < 4.0 * (4.0 / 12f64.sqrt()) / 256.0);
 }
+
+#[test]
+fn small_runs_stay_on_the_callers_thread() {
+    // Nothing in a 32×8 graph reaches a kernel's threshold for splitting work, so a two-thread
+    // session runs it (and work in its context, such as an optimizer step) on the caller's
+    // thread; at batch 256 the same plan runs on its kernel pool.
+    let g = Graph::<f32>::new();
+    let x = g.batched_input("x", &[300]);
+    let w = g.random(StandardNormal, [300, 8], "w");
+    let y = matmul(x, w).sum_all();
+    let mut s =
+        Session::with_options(g.compile(&[y]).unwrap(), 1, SessionOptions { threads: Some(2), check_finite: false });
+    let on_pool = |s: &Session<f32>| {
+        s.in_context(|| std::thread::current().name().is_some_and(|n| n.starts_with("autodiff-kernel")))
+    };
+    let x: Vec<f32> = (0..256 * 300).map(|i| (i % 7) as f32).collect();
+    s.run(&ParamStore::new(0), &[("x", &x[..300])]).unwrap();
+    assert!(!on_pool(&s));
+    s.run(&ParamStore::new(0), &[("x", &x)]).unwrap();
+    assert!(on_pool(&s));
+}

@@ -38,7 +38,7 @@ impl<'a, F> MatRef<'a, F> {
 }
 
 /// Below this many multiply-adds a product runs on one thread.
-const PAR_FLOPS: usize = 1 << 18;
+pub(crate) const PAR_FLOPS: usize = 1 << 18;
 
 #[derive(Clone, Copy)]
 struct SendPtr<T>(*mut T);
