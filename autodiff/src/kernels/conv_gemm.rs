@@ -33,6 +33,21 @@ use crate::scalar::Scalar;
 /// private cache alongside the GEMM's packed panels.
 const BLOCK: usize = 1 << 17;
 
+/// Longest patch (`taps · C_in`) for the small-patch kernels.
+const SMALL_K: usize = 32;
+
+/// Rows of patches per chunk in the small-patch kernels: a few KiB that stay in L1.
+const SMALL_ROWS: usize = 128;
+
+/// Rows per partial sum of [`small_backprop_filter`]: fixed, so the sums do not depend on the
+/// number of threads.
+const SMALL_PARTIAL_ROWS: usize = 2048;
+
+/// Rows, patch entries and output channels per register tile of the small-patch kernels.
+const TILE_ROWS: usize = 8;
+const TILE_K: usize = 8;
+const TILE_LANES: usize = 16;
+
 /// Below this many multiply-adds a convolution runs on one thread.
 const PAR_MACS: usize = 1 << 20;
 
@@ -62,6 +77,12 @@ impl ConvDims<'_> {
     fn block_rows(&self) -> usize {
         (BLOCK / self.k().max(1)).max(16)
     }
+    /// Whether patches are short enough (first layers: one or three channels) that a GEMM's
+    /// packing and short inner loops cost more than the arithmetic, so the register-blocked
+    /// kernels below run instead.
+    fn small(&self) -> bool {
+        self.k() <= SMALL_K
+    }
     fn macs(&self) -> usize {
         self.rows() * self.k() * self.c_out
     }
@@ -71,41 +92,46 @@ impl ConvDims<'_> {
 }
 
 std::thread_local! {
-    static SCRATCH_F32: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
-    static SCRATCH_F64: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
+    static SCRATCH_F32: [RefCell<Vec<f32>>; 2] = const { [RefCell::new(Vec::new()), RefCell::new(Vec::new())] };
+    static SCRATCH_F64: [RefCell<Vec<f64>>; 2] = const { [RefCell::new(Vec::new()), RefCell::new(Vec::new())] };
 }
 
-/// Moves the calling thread's scratch buffer for `F` out of (`take`) or back into its slot.
-fn swap_scratch<F: Scalar>(buf: &mut Vec<F>) {
+/// Swaps `buf` with the calling thread's scratch buffer `slot` for `F`.
+fn swap_scratch<F: Scalar>(slot: usize, buf: &mut Vec<F>) {
     // The whole `Vec` is swapped (its allocation is what is kept), hence `&mut Vec`.
     #[allow(clippy::ptr_arg)]
-    fn swap<T: 'static, F: 'static>(cell: &'static std::thread::LocalKey<RefCell<Vec<T>>>, buf: &mut Vec<F>) -> bool {
+    fn swap<T: 'static, F: 'static>(
+        cells: &'static std::thread::LocalKey<[RefCell<Vec<T>>; 2]>,
+        slot: usize,
+        buf: &mut Vec<F>,
+    ) -> bool {
         match (buf as &mut dyn Any).downcast_mut::<Vec<T>>() {
             Some(b) => {
-                cell.with(|c| std::mem::swap(&mut *c.borrow_mut(), b));
+                cells.with(|c| std::mem::swap(&mut *c[slot].borrow_mut(), b));
                 true
             }
             None => false,
         }
     }
-    let _ = swap(&SCRATCH_F32, buf) || swap(&SCRATCH_F64, buf);
+    let _ = swap(&SCRATCH_F32, slot, buf) || swap(&SCRATCH_F64, slot, buf);
 }
 
-/// Runs `f` on a scratch slice of `len` elements, reusing a per-thread buffer so that runs
-/// after the first allocate nothing. A nested call (e.g. from a task stolen while `f` waits)
-/// finds the slot empty and uses a buffer of its own.
-fn with_scratch<F: Scalar, R>(len: usize, f: impl FnOnce(&mut [F]) -> R) -> R {
+/// Runs `f` on a scratch slice of `len` elements, reusing the calling thread's buffer `slot`
+/// (0: patches, 1: partial sums) so that runs after the first allocate nothing. A nested call
+/// on the same slot (e.g. from a task stolen while `f` waits) finds it empty and uses a buffer
+/// of its own.
+fn with_scratch<F: Scalar, R>(slot: usize, len: usize, f: impl FnOnce(&mut [F]) -> R) -> R {
     let mut buf = Vec::new();
-    swap_scratch(&mut buf);
+    swap_scratch(slot, &mut buf);
     if buf.len() < len {
         buf.resize(len, F::zero());
     }
     let r = f(&mut buf[..len]);
     let ours = buf.len();
-    swap_scratch(&mut buf);
+    swap_scratch(slot, &mut buf);
     // A nested call refilled the slot meanwhile: keep the larger of the two buffers.
     if buf.len() > ours {
-        swap_scratch(&mut buf);
+        swap_scratch(slot, &mut buf);
     }
     r
 }
@@ -132,9 +158,20 @@ pub fn conv_forward<F: Scalar>(x: &[F], kernel: &[F], d: &ConvDims<'_>, y: &mut 
         return;
     }
     let br = d.block_rows();
+    let small = d.small();
     let run = |b: usize, yb: &mut [F]| {
         let nr = yb.len() / c_out;
-        with_scratch(nr * k, |cols: &mut [F]| {
+        if small {
+            with_scratch(0, SMALL_ROWS.min(nr) * k, |cols: &mut [F]| {
+                for (j, ys) in yb.chunks_mut(SMALL_ROWS * c_out).enumerate() {
+                    let c = &mut cols[..ys.len() / c_out * k];
+                    im2col_rows(x, d.window, d.c_in, b * br + j * SMALL_ROWS, c);
+                    small_forward(c, k, kernel, c_out, ys);
+                }
+            });
+            return;
+        }
+        with_scratch(0, nr * k, |cols: &mut [F]| {
             im2col_rows(x, d.window, d.c_in, b * br, cols);
             gemm(MatRef::new(cols, nr, k, false), w, F::zero(), yb);
         });
@@ -168,7 +205,7 @@ pub fn conv_backprop_input<F: Scalar>(gy: &[F], kernel: &[F], d: &ConvDims<'_>, 
     let run = |n0: usize, chunk: &mut [F]| {
         chunk.fill(F::zero());
         let (r0, r1) = (n0 * p, (n0 + chunk.len() / in_block) * p);
-        with_scratch(br.min(r1 - r0) * k, |cols: &mut [F]| {
+        with_scratch(0, br.min(r1 - r0) * k, |cols: &mut [F]| {
             for s in (r0..r1).step_by(br) {
                 let nr = br.min(r1 - s);
                 let c = &mut cols[..nr * k];
@@ -202,9 +239,12 @@ pub fn conv_backprop_filter<F: Scalar>(x: &[F], gy: &[F], d: &ConvDims<'_>, gk: 
         gemm(MatRef::new(x, rows, k, true), MatRef::new(gy, rows, c_out, false), F::zero(), gk);
         return;
     }
+    if d.small() {
+        return small_backprop_filter(x, gy, d, gk);
+    }
     let br = d.block_rows();
     let par = d.parallel();
-    with_scratch(br.min(rows) * k, |cols: &mut [F]| {
+    with_scratch(0, br.min(rows) * k, |cols: &mut [F]| {
         for (b, s) in (0..rows).step_by(br).enumerate() {
             let nr = br.min(rows - s);
             let c = &mut cols[..nr * k];
@@ -220,6 +260,146 @@ pub fn conv_backprop_filter<F: Scalar>(x: &[F], gy: &[F], d: &ConvDims<'_>, gk: 
             gemm(MatRef::new(c, nr, k, true), g, if b == 0 { F::zero() } else { F::one() }, gk);
         }
     });
+}
+
+/// The small-patch [`conv_backprop_filter`]: each fixed block of rows sums its patches' outer
+/// products with `gy` in registers into its own partial, and the partials are added in order.
+fn small_backprop_filter<F: Scalar>(x: &[F], gy: &[F], d: &ConvDims<'_>, gk: &mut [F]) {
+    let (k, c_out, rows) = (d.k(), d.c_out, d.rows());
+    let kn = k * c_out;
+    let parts = rows.div_ceil(SMALL_PARTIAL_ROWS);
+    with_scratch(1, parts * kn, |partial: &mut [F]| {
+        let run = |p: usize, acc: &mut [F]| {
+            acc.fill(F::zero());
+            let (r0, r1) = (p * SMALL_PARTIAL_ROWS, ((p + 1) * SMALL_PARTIAL_ROWS).min(rows));
+            with_scratch(0, SMALL_ROWS.min(r1 - r0) * k, |cols: &mut [F]| {
+                for s in (r0..r1).step_by(SMALL_ROWS) {
+                    let nr = SMALL_ROWS.min(r1 - s);
+                    let c = &mut cols[..nr * k];
+                    im2col_rows(x, d.window, d.c_in, s, c);
+                    small_filter(c, k, &gy[s * c_out..(s + nr) * c_out], c_out, acc);
+                }
+            });
+        };
+        if d.parallel() && parts > 1 {
+            partial.par_chunks_mut(kn).enumerate().for_each(|(p, acc)| run(p, acc));
+        } else {
+            partial.chunks_mut(kn).enumerate().for_each(|(p, acc)| run(p, acc));
+        }
+        let (first, rest) = partial.split_at(kn);
+        gk.copy_from_slice(first);
+        for part in rest.chunks_exact(kn) {
+            for (g, &v) in gk.iter_mut().zip(part) {
+                *g = *g + v;
+            }
+        }
+    });
+}
+
+/// `y = cols @ w` for short rows: `cols` `[rows, k]`, `w` `[k, n]`, `y` `[rows, n]`, in
+/// register tiles of [`TILE_ROWS`] rows × up to [`TILE_LANES`] outputs.
+fn small_forward<F: Scalar>(cols: &[F], k: usize, w: &[F], n: usize, y: &mut [F]) {
+    let rows = y.len() / n;
+    let mut r = 0;
+    while r + TILE_ROWS <= rows {
+        forward_rows::<F, TILE_ROWS>(&cols[r * k..(r + TILE_ROWS) * k], k, w, n, &mut y[r * n..(r + TILE_ROWS) * n]);
+        r += TILE_ROWS;
+    }
+    for r in r..rows {
+        forward_rows::<F, 1>(&cols[r * k..(r + 1) * k], k, w, n, &mut y[r * n..(r + 1) * n]);
+    }
+}
+
+#[inline(always)]
+fn forward_rows<F: Scalar, const R: usize>(cols: &[F], k: usize, w: &[F], n: usize, y: &mut [F]) {
+    let a: [&[F]; R] = std::array::from_fn(|r| &cols[r * k..(r + 1) * k]);
+    let mut f0 = 0;
+    while f0 + TILE_LANES <= n {
+        forward_tile::<F, R, TILE_LANES>(&a, w, n, f0, y);
+        f0 += TILE_LANES;
+    }
+    while f0 + 8 <= n {
+        forward_tile::<F, R, 8>(&a, w, n, f0, y);
+        f0 += 8;
+    }
+    for f in f0..n {
+        forward_tile::<F, R, 1>(&a, w, n, f, y);
+    }
+}
+
+/// Outputs `f0..f0 + L` of the `R` rows `a`.
+#[inline(always)]
+fn forward_tile<F: Scalar, const R: usize, const L: usize>(a: &[&[F]; R], w: &[F], n: usize, f0: usize, y: &mut [F]) {
+    let mut acc = [[F::zero(); L]; R];
+    for (kk, wrow) in w.chunks_exact(n).enumerate() {
+        let wv: &[F; L] = wrow[f0..f0 + L].try_into().expect("invariant: L lanes");
+        for (s, ar) in acc.iter_mut().zip(a) {
+            let av = ar[kk];
+            for (sl, &wl) in s.iter_mut().zip(wv) {
+                *sl = av.mul_add(wl, *sl);
+            }
+        }
+    }
+    for (r, s) in acc.iter().enumerate() {
+        y[r * n + f0..][..L].copy_from_slice(s);
+    }
+}
+
+/// `acc += colsᵀ @ g` for short rows: `cols` `[rows, k]`, `g` `[rows, n]`, `acc` `[k, n]`, in
+/// register tiles of [`TILE_K`] patch entries × up to [`TILE_LANES`] outputs.
+fn small_filter<F: Scalar>(cols: &[F], k: usize, g: &[F], n: usize, acc: &mut [F]) {
+    let mut k0 = 0;
+    while k0 + TILE_K <= k {
+        filter_rows::<F, TILE_K>(cols, k, g, n, k0, acc);
+        k0 += TILE_K;
+    }
+    for kk in k0..k {
+        filter_rows::<F, 1>(cols, k, g, n, kk, acc);
+    }
+}
+
+#[inline(always)]
+fn filter_rows<F: Scalar, const KR: usize>(cols: &[F], k: usize, g: &[F], n: usize, k0: usize, acc: &mut [F]) {
+    let mut f0 = 0;
+    while f0 + TILE_LANES <= n {
+        filter_tile::<F, KR, TILE_LANES>(cols, k, g, n, k0, f0, acc);
+        f0 += TILE_LANES;
+    }
+    while f0 + 8 <= n {
+        filter_tile::<F, KR, 8>(cols, k, g, n, k0, f0, acc);
+        f0 += 8;
+    }
+    for f in f0..n {
+        filter_tile::<F, KR, 1>(cols, k, g, n, k0, f, acc);
+    }
+}
+
+/// Entries `k0..k0 + KR` × outputs `f0..f0 + L` of `acc`, summed over all rows in order.
+#[inline(always)]
+fn filter_tile<F: Scalar, const KR: usize, const L: usize>(
+    cols: &[F],
+    k: usize,
+    g: &[F],
+    n: usize,
+    k0: usize,
+    f0: usize,
+    acc: &mut [F],
+) {
+    let mut t = [[F::zero(); L]; KR];
+    for (row, gr) in cols.chunks_exact(k).zip(g.chunks_exact(n)) {
+        let gv: &[F; L] = gr[f0..f0 + L].try_into().expect("invariant: L lanes");
+        let av: &[F; KR] = row[k0..k0 + KR].try_into().expect("invariant: KR entries");
+        for (ti, &a) in t.iter_mut().zip(av) {
+            for (s, &gl) in ti.iter_mut().zip(gv) {
+                *s = a.mul_add(gl, *s);
+            }
+        }
+    }
+    for (i, ti) in t.iter().enumerate() {
+        for (d, &v) in acc[(k0 + i) * n + f0..][..L].iter_mut().zip(ti) {
+            *d = *d + v;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -269,6 +449,9 @@ mod tests {
             (vec![4, 4, 3], vec![2, 2, 2], vec![1, 2, 1], vec![1, 1, 1], Padding::Same, 2, 3, 2),
             (vec![5, 4], vec![1, 1], vec![1, 1], vec![1, 1], Padding::Valid, 3, 2, 2),
             (vec![40, 40], vec![3, 3], vec![1, 1], vec![1, 1], Padding::Same, 40, 3, 1),
+            // Short patches (the register-tiled kernels) over more rows than one partial sum.
+            (vec![40, 40], vec![3, 3], vec![1, 1], vec![1, 1], Padding::Same, 2, 21, 2),
+            (vec![28, 28], vec![5, 5], vec![1, 1], vec![1, 1], Padding::Valid, 1, 32, 5),
         ] {
             let w = window(&sp, &ks, &s, &dil, p);
             let d = ConvDims { outer, window: &w, c_in, c_out };
@@ -305,8 +488,15 @@ mod tests {
 
     #[test]
     fn blocked_kernels_are_bit_identical_across_threads() {
+        // Long patches (blocked GEMMs) and short ones (register tiles, partial sums).
+        for (c_in, c_out) in [(16, 8), (1, 20)] {
+            bit_identical(c_in, c_out);
+        }
+    }
+
+    fn bit_identical(c_in: usize, c_out: usize) {
         let w = window(&[14, 14], &[5, 5], &[1, 1], &[1, 1], Padding::Same);
-        let (outer, c_in, c_out) = (6, 16, 8);
+        let outer = 16;
         let d = ConvDims { outer, window: &w, c_in, c_out };
         let x: Vec<f32> = pseudo(outer * w.in_size() * c_in, 4).iter().map(|&v| v as f32).collect();
         let kern: Vec<f32> = pseudo(d.k() * c_out, 5).iter().map(|&v| v as f32).collect();
