@@ -15,9 +15,13 @@
 //!
 //! Determinism: `conv_forward` and `conv_backprop_input` split their outputs into fixed blocks
 //! (whole examples for the scatter-adding `col2im`), each computed by one thread in a fixed
-//! order. `conv_backprop_filter` sums the blocks one after the other into the output (the GEMM
-//! itself is split over output rows or columns only). Results do not depend on the number of
-//! threads.
+//! order. `conv_backprop_filter` sums fixed ranges of rows into partial sums (one thread each,
+//! blocks in order) and adds the partials in order. The ranges depend on the shapes only, so
+//! results do not depend on the number of threads.
+//!
+//! Patches of at most [`SMALL_K`] values (first layers: one or three channels) are
+//! multiplied by register-tiled loops on L1-sized chunks instead: a GEMM's packing and short
+//! inner loops would cost more than the arithmetic.
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -26,7 +30,7 @@ use rayon::prelude::*;
 
 use super::conv::{col2im_rows, im2col_rows, Window};
 use super::matmul::{gemm, MatRef};
-use super::{serial, should_par, threads, CHUNK};
+use super::{serial, threads};
 use crate::scalar::Scalar;
 
 /// Target size of a block of patches, in elements: 512 KiB of `f32`, well inside a core's
@@ -39,13 +43,13 @@ const SMALL_K: usize = 32;
 /// Rows of patches per chunk in the small-patch kernels: a few KiB that stay in L1.
 const SMALL_ROWS: usize = 128;
 
-/// Rows per partial sum of [`small_backprop_filter`]: fixed, so the sums do not depend on the
-/// number of threads.
-const SMALL_PARTIAL_ROWS: usize = 2048;
+/// Rows (rounded up to whole blocks) per partial sum of [`conv_backprop_filter`]: fixed, so
+/// the sums do not depend on the number of threads.
+const PARTIAL_ROWS: usize = 1024;
 
 /// Rows, patch entries and output channels per register tile of the small-patch kernels.
 const TILE_ROWS: usize = 8;
-const TILE_K: usize = 8;
+const TILE_K: usize = 6;
 const TILE_LANES: usize = 16;
 
 /// Below this many multiply-adds a convolution runs on one thread.
@@ -239,50 +243,40 @@ pub fn conv_backprop_filter<F: Scalar>(x: &[F], gy: &[F], d: &ConvDims<'_>, gk: 
         gemm(MatRef::new(x, rows, k, true), MatRef::new(gy, rows, c_out, false), F::zero(), gk);
         return;
     }
-    if d.small() {
-        return small_backprop_filter(x, gy, d, gk);
-    }
-    let br = d.block_rows();
-    let par = d.parallel();
-    with_scratch(0, br.min(rows) * k, |cols: &mut [F]| {
-        for (b, s) in (0..rows).step_by(br).enumerate() {
-            let nr = br.min(rows - s);
-            let c = &mut cols[..nr * k];
-            if par && should_par(c.len()) {
-                let sub = (CHUNK / k).max(1);
-                c.par_chunks_mut(sub * k)
-                    .enumerate()
-                    .for_each(|(j, cc)| im2col_rows(x, d.window, d.c_in, s + j * sub, cc));
-            } else {
-                im2col_rows(x, d.window, d.c_in, s, c);
-            }
-            let g = MatRef::new(&gy[s * c_out..(s + nr) * c_out], nr, c_out, false);
-            gemm(MatRef::new(c, nr, k, true), g, if b == 0 { F::zero() } else { F::one() }, gk);
-        }
-    });
-}
-
-/// The small-patch [`conv_backprop_filter`]: each fixed block of rows sums its patches' outer
-/// products with `gy` in registers into its own partial, and the partials are added in order.
-fn small_backprop_filter<F: Scalar>(x: &[F], gy: &[F], d: &ConvDims<'_>, gk: &mut [F]) {
-    let (k, c_out, rows) = (d.k(), d.c_out, d.rows());
+    // Rows are summed in fixed ranges, each into its own partial (in parallel), and the
+    // partials are added in order: the ranges depend on the shape only, never on the threads.
+    let small = d.small();
+    let chunk = if small { SMALL_ROWS } else { d.block_rows() };
+    let per_part = chunk * PARTIAL_ROWS.div_ceil(chunk);
+    let parts = rows.div_ceil(per_part);
     let kn = k * c_out;
-    let parts = rows.div_ceil(SMALL_PARTIAL_ROWS);
-    with_scratch(1, parts * kn, |partial: &mut [F]| {
-        let run = |p: usize, acc: &mut [F]| {
-            acc.fill(F::zero());
-            let (r0, r1) = (p * SMALL_PARTIAL_ROWS, ((p + 1) * SMALL_PARTIAL_ROWS).min(rows));
-            with_scratch(0, SMALL_ROWS.min(r1 - r0) * k, |cols: &mut [F]| {
-                for s in (r0..r1).step_by(SMALL_ROWS) {
-                    let nr = SMALL_ROWS.min(r1 - s);
-                    let c = &mut cols[..nr * k];
-                    im2col_rows(x, d.window, d.c_in, s, c);
-                    small_filter(c, k, &gy[s * c_out..(s + nr) * c_out], c_out, acc);
+    let run = |p: usize, acc: &mut [F]| {
+        let (r0, r1) = (p * per_part, ((p + 1) * per_part).min(rows));
+        with_scratch(0, chunk.min(r1 - r0) * k, |cols: &mut [F]| {
+            for (b, s) in (r0..r1).step_by(chunk).enumerate() {
+                let nr = chunk.min(r1 - s);
+                let c = &mut cols[..nr * k];
+                im2col_rows(x, d.window, d.c_in, s, c);
+                let g = &gy[s * c_out..(s + nr) * c_out];
+                if small {
+                    if b == 0 {
+                        acc.fill(F::zero());
+                    }
+                    small_filter(c, k, g, c_out, acc);
+                } else {
+                    let beta = if b == 0 { F::zero() } else { F::one() };
+                    gemm(MatRef::new(c, nr, k, true), MatRef::new(g, nr, c_out, false), beta, acc);
                 }
-            });
-        };
-        if d.parallel() && parts > 1 {
-            partial.par_chunks_mut(kn).enumerate().for_each(|(p, acc)| run(p, acc));
+            }
+        });
+    };
+    if parts == 1 {
+        run(0, gk);
+        return;
+    }
+    with_scratch(1, parts * kn, |partial: &mut [F]| {
+        if d.parallel() {
+            partial.par_chunks_mut(kn).enumerate().for_each(|(p, acc)| serial(|| run(p, acc)));
         } else {
             partial.chunks_mut(kn).enumerate().for_each(|(p, acc)| run(p, acc));
         }
@@ -375,7 +369,9 @@ fn filter_rows<F: Scalar, const KR: usize>(cols: &[F], k: usize, g: &[F], n: usi
 }
 
 /// Entries `k0..k0 + KR` × outputs `f0..f0 + L` of `acc`, summed over all rows in order.
-#[inline(always)]
+// Compiled on its own: inlined into the row loops, LLVM vectorized across rows (with gathers)
+// instead of keeping the accumulators in vector registers, about ten times slower.
+#[inline(never)]
 fn filter_tile<F: Scalar, const KR: usize, const L: usize>(
     cols: &[F],
     k: usize,
