@@ -96,12 +96,32 @@ where
         a_len == n && matches!(a, Operand::Out | Operand::Slice(..)) && a_inner == 1 && is_dense(&a_s, out_dims);
     let b_full = b_len == n && b_inner == 1 && is_dense(&b_s, out_dims);
     let row = |o: &mut [F], start: usize| {
-        // `start` is the flat output index of o[0], always a multiple of `inner`.
+        // `start` is the flat output index of o[0], always a multiple of `inner`. The operand
+        // offsets of the first row are computed once; the following rows step them like an
+        // odometer (divisions per row would cost more than a short row itself).
+        let first = start / inner.max(1);
+        let (mut ao, mut bo) = offsets(first, outer_dims, &a_s, &b_s);
+        let mut idx = Dims::from_elem(0, outer_dims.len());
+        let mut rest = first;
+        for ax in (0..outer_dims.len()).rev() {
+            idx[ax] = rest % outer_dims[ax];
+            rest /= outer_dims[ax];
+        }
         let mut row_start = start;
         for orow in o.chunks_mut(inner) {
-            let (ao, bo) = offsets(row_start / inner.max(1), outer_dims, &a_s, &b_s);
             row_kernel(orow, a, ao, a_inner, b, bo, b_inner, &f, row_start);
             row_start += inner;
+            for ax in (0..outer_dims.len()).rev() {
+                idx[ax] += 1;
+                ao += a_s[ax];
+                bo += b_s[ax];
+                if idx[ax] < outer_dims[ax] {
+                    break;
+                }
+                idx[ax] = 0;
+                ao -= a_s[ax] * outer_dims[ax];
+                bo -= b_s[ax] * outer_dims[ax];
+            }
         }
     };
     if a_full && b_full {
