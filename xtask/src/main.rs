@@ -2,8 +2,9 @@
 //!
 //! * `cargo xtask ci`: what CI runs: formatting, clippy with warnings denied, the tests, the docs
 //!   with warnings denied, and every example's `--quick` run.
-//! * `cargo xtask bench [GROUP...]`: the benchmarks (groups: `autodiff`, `layers` (with the conv workload), `rng`, `fastmath`), each
-//!   printing a table and writing `target/bench/<group>.json`.
+//! * `cargo xtask bench [GROUP [PART...]]...`: the benchmarks (groups: `autodiff`, `layers` (with the conv workload), `rng`, `fastmath`), each
+//!   printing a table and writing `target/bench/<group>.json`; `bench layers conv` runs one
+//!   workload of the `layers` group.
 
 mod bench;
 mod json;
@@ -16,7 +17,7 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("bench") => bench::run(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask ci | cargo xtask bench [autodiff|layers|rng|fastmath]...");
+            eprintln!("usage: cargo xtask ci | cargo xtask bench [autodiff|layers [WORKLOAD...]|rng|fastmath]...");
             ExitCode::FAILURE
         }
     }

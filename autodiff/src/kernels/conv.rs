@@ -12,6 +12,7 @@
 //! bit-identical for any number of threads.
 
 use rayon::prelude::*;
+use smallvec::SmallVec;
 
 use super::{should_par, CHUNK};
 use crate::conv_geometry::SpatialAxis;
@@ -47,6 +48,23 @@ impl Window {
     /// Output positions per `outer` block (`O0·O1·O2`).
     pub fn out_size(&self) -> usize {
         self.axes.iter().map(|a| a.out).product()
+    }
+    /// Whether no two windows share an input position: along every axis the window's extent
+    /// is at most its stride.
+    pub fn disjoint(&self) -> bool {
+        self.axes.iter().all(|a| a.out <= 1 || (a.kernel - 1) * a.dilation < a.stride)
+    }
+    /// Whether the windows, without padding, cover every input position exactly once (dense
+    /// taps, strides equal to the window, and nothing left over).
+    pub fn tiles_input(&self) -> bool {
+        self.axes
+            .iter()
+            .all(|a| a.pad_before == 0 && a.dilation == 1 && a.kernel == a.stride && a.out * a.stride == a.len)
+    }
+    /// Whether every window is a single tap at its own position (unit windows and strides), so
+    /// the patches of an input are the input itself.
+    pub fn is_pointwise(&self) -> bool {
+        self.axes.iter().all(|a| a.kernel == 1 && a.stride == 1 && a.pad_before == 0 && a.out == a.len)
     }
     /// Taps per window (`k0·k1·k2`).
     pub fn taps_per_window(&self) -> usize {
@@ -166,96 +184,270 @@ fn add_into<F: Scalar>(dst: &mut [F], src: &[F]) {
     }
 }
 
+/// The patch (`[k0, k1, k2, c]`, row-major) of window `tp` over the `outer` block `xb`.
+#[inline]
+fn fill_patch<F: Scalar>(xb: &[F], w: &Window, c: usize, tp: &Taps, dst: &mut [F]) {
+    let [_, a1, a2] = w.axes;
+    let row2 = a2.kernel * c;
+    let row1 = a1.kernel * row2;
+    let zero = F::zero();
+    let (lo, hi) = (tp.lo[2], tp.hi[2]);
+    for (t0, d0) in dst.chunks_exact_mut(row1).enumerate() {
+        if t0 < tp.lo[0] || t0 >= tp.hi[0] {
+            d0.fill(zero);
+            continue;
+        }
+        let p0 = w.pos(tp, 0, t0);
+        for (t1, d1) in d0.chunks_exact_mut(row2).enumerate() {
+            if t1 < tp.lo[1] || t1 >= tp.hi[1] || lo == hi {
+                d1.fill(zero);
+                continue;
+            }
+            let xrow = &xb[(p0 * a1.len + w.pos(tp, 1, t1)) * a2.len * c..][..a2.len * c];
+            if lo > 0 {
+                d1[..lo * c].fill(zero);
+            }
+            if hi < a2.kernel {
+                d1[hi * c..].fill(zero);
+            }
+            if a2.dilation == 1 {
+                let p = w.pos(tp, 2, lo);
+                d1[lo * c..hi * c].copy_from_slice(&xrow[p * c..(p + hi - lo) * c]);
+            } else {
+                for t2 in lo..hi {
+                    let p = w.pos(tp, 2, t2);
+                    d1[t2 * c..(t2 + 1) * c].copy_from_slice(&xrow[p * c..(p + 1) * c]);
+                }
+            }
+        }
+    }
+}
+
+/// Adds the patch `src` of window `tp` back into the `outer` block `xb` (the adjoint of
+/// [`fill_patch`]; taps in the padding are dropped).
+#[inline]
+fn add_patch<F: Scalar>(src: &[F], w: &Window, c: usize, tp: &Taps, xb: &mut [F]) {
+    let [_, a1, a2] = w.axes;
+    let row2 = a2.kernel * c;
+    let row1 = a1.kernel * row2;
+    let (lo, hi) = (tp.lo[2], tp.hi[2]);
+    if lo == hi {
+        return;
+    }
+    for t0 in tp.lo[0]..tp.hi[0] {
+        let p0 = w.pos(tp, 0, t0);
+        for t1 in tp.lo[1]..tp.hi[1] {
+            let s1 = &src[t0 * row1 + t1 * row2..][..row2];
+            let xrow = &mut xb[(p0 * a1.len + w.pos(tp, 1, t1)) * a2.len * c..][..a2.len * c];
+            if a2.dilation == 1 {
+                let p = w.pos(tp, 2, lo);
+                add_into(&mut xrow[p * c..(p + hi - lo) * c], &s1[lo * c..hi * c]);
+            } else {
+                for t2 in lo..hi {
+                    let p = w.pos(tp, 2, t2);
+                    add_into(&mut xrow[p * c..(p + 1) * c], &s1[t2 * c..(t2 + 1) * c]);
+                }
+            }
+        }
+    }
+}
+
+/// Rows `row0..` of the patch matrix of `x` (see [`im2col`]) into `out`, which holds whole
+/// rows of `taps · c` values, on the calling thread.
+pub fn im2col_rows<F: Scalar>(x: &[F], w: &Window, c: usize, row0: usize, out: &mut [F]) {
+    let block = w.taps_per_window() * c;
+    let in_block = w.in_size() * c;
+    if block == 0 {
+        return;
+    }
+    let out_size = w.out_size();
+    let [_, a1, a2] = w.axes;
+    let inner = Interior::new(w, c);
+    let mut rest = out;
+    let mut r = row0;
+    for run in RowRuns::new(rest.len() / block, row0, out_size, a2.out) {
+        let (n, p) = (r / out_size, r % out_size);
+        let (line, o2) = (p / a2.out, p % a2.out);
+        let mut tp = w.row_taps(line / a1.out, line % a1.out);
+        let xb = &x[n * in_block..][..in_block];
+        let (dst, tail) = std::mem::take(&mut rest).split_at_mut(run * block);
+        for (j, d) in dst.chunks_exact_mut(block).enumerate() {
+            w.set_last(&mut tp, o2 + j);
+            match inner.as_ref().and_then(|i| i.base(w, &tp)) {
+                Some(base) => inner.as_ref().map_or((), |i| i.gather(xb, base, d)),
+                None => fill_patch(xb, w, c, &tp, d),
+            }
+        }
+        rest = tail;
+        r += run;
+    }
+}
+
+/// Offsets of the window rows of a patch whose taps all land inside the input (the common
+/// case away from the borders), when the last axis is not dilated: the patch is then
+/// `k0 · k1` contiguous runs of `k2 · c` values at fixed offsets from the window's first tap.
+struct Interior {
+    offs: SmallVec<[usize; 32]>,
+    run: usize,
+    c: usize,
+}
+
+impl Interior {
+    fn new(w: &Window, c: usize) -> Option<Self> {
+        let [a0, a1, a2] = w.axes;
+        if a2.dilation != 1 {
+            return None;
+        }
+        let mut offs = SmallVec::new();
+        for t0 in 0..a0.kernel {
+            for t1 in 0..a1.kernel {
+                offs.push(((t0 * a0.dilation * a1.len + t1 * a1.dilation) * a2.len) * c);
+            }
+        }
+        Some(Interior { offs, run: a2.kernel * c, c })
+    }
+    /// The offset in the `outer` block of the window's first tap, if every tap is inside.
+    #[inline]
+    fn base(&self, w: &Window, tp: &Taps) -> Option<usize> {
+        let full = (0..3).all(|a| tp.lo[a] == 0 && tp.hi[a] == w.axes[a].kernel);
+        if !full {
+            return None;
+        }
+        let [_, a1, a2] = w.axes;
+        let p = (tp.start[0] as usize * a1.len + tp.start[1] as usize) * a2.len + tp.start[2] as usize;
+        Some(p * self.c)
+    }
+    /// Copies the patch at `base` into `dst`.
+    #[inline]
+    fn gather<F: Copy>(&self, xb: &[F], base: usize, dst: &mut [F]) {
+        // Constant run lengths compile to a few moves; first layers (one or three channels,
+        // a handful of taps) have runs far shorter than a `memcpy` call is worth.
+        match self.run {
+            1 => gather_runs::<F, 1>(xb, base, &self.offs, dst),
+            2 => gather_runs::<F, 2>(xb, base, &self.offs, dst),
+            3 => gather_runs::<F, 3>(xb, base, &self.offs, dst),
+            4 => gather_runs::<F, 4>(xb, base, &self.offs, dst),
+            5 => gather_runs::<F, 5>(xb, base, &self.offs, dst),
+            6 => gather_runs::<F, 6>(xb, base, &self.offs, dst),
+            7 => gather_runs::<F, 7>(xb, base, &self.offs, dst),
+            8 => gather_runs::<F, 8>(xb, base, &self.offs, dst),
+            9 => gather_runs::<F, 9>(xb, base, &self.offs, dst),
+            _ => {
+                for (d, &o) in dst.chunks_exact_mut(self.run).zip(&self.offs) {
+                    d.copy_from_slice(&xb[base + o..][..self.run]);
+                }
+            }
+        }
+    }
+    /// Adds the patch `src` back at `base` (the adjoint of [`Self::gather`]).
+    #[inline]
+    fn scatter_add<F: Scalar>(&self, src: &[F], base: usize, xb: &mut [F]) {
+        for (s, &o) in src.chunks_exact(self.run).zip(&self.offs) {
+            add_into(&mut xb[base + o..][..self.run], s);
+        }
+    }
+}
+
+#[inline(always)]
+fn gather_runs<F: Copy, const N: usize>(xb: &[F], base: usize, offs: &[usize], dst: &mut [F]) {
+    for (d, &o) in dst.chunks_exact_mut(N).zip(offs) {
+        let d: &mut [F; N] = d.try_into().expect("invariant: chunk of N");
+        let s: &[F; N] = xb[base + o..][..N].try_into().expect("invariant: run of N");
+        *d = *s;
+    }
+}
+
+/// Adds rows `row0..` of a patch matrix (`cols`, whole rows of `taps · c` values) back into
+/// `out`, which holds the inputs of examples `n0..` (`[.., L0, L1, L2, c]`); every row must
+/// belong to one of those examples. The adjoint of [`im2col_rows`], on the calling thread.
+pub fn col2im_rows<F: Scalar>(cols: &[F], w: &Window, c: usize, row0: usize, n0: usize, out: &mut [F]) {
+    let block = w.taps_per_window() * c;
+    let in_block = w.in_size() * c;
+    if block == 0 || in_block == 0 {
+        return;
+    }
+    let out_size = w.out_size();
+    let [_, a1, a2] = w.axes;
+    let inner = Interior::new(w, c);
+    let mut r = row0;
+    for run in RowRuns::new(cols.len() / block, row0, out_size, a2.out) {
+        let (n, p) = (r / out_size, r % out_size);
+        let (line, o2) = (p / a2.out, p % a2.out);
+        let mut tp = w.row_taps(line / a1.out, line % a1.out);
+        let xb = &mut out[(n - n0) * in_block..][..in_block];
+        for j in 0..run {
+            w.set_last(&mut tp, o2 + j);
+            let src = &cols[(r - row0 + j) * block..][..block];
+            match inner.as_ref().and_then(|i| i.base(w, &tp)) {
+                Some(base) => inner.as_ref().map_or((), |i| i.scatter_add(src, base, xb)),
+                None => add_patch(src, w, c, &tp, xb),
+            }
+        }
+        r += run;
+    }
+}
+
+/// Lengths of the runs of consecutive rows along the last output axis, covering `rows` rows
+/// from `row0`.
+struct RowRuns {
+    left: usize,
+    r: usize,
+    out_size: usize,
+    line: usize,
+}
+
+impl RowRuns {
+    fn new(rows: usize, row0: usize, out_size: usize, line: usize) -> Self {
+        RowRuns { left: rows, r: row0, out_size, line }
+    }
+}
+
+impl Iterator for RowRuns {
+    type Item = usize;
+    fn next(&mut self) -> Option<usize> {
+        if self.left == 0 || self.line == 0 || self.out_size == 0 {
+            return None;
+        }
+        let o2 = (self.r % self.out_size) % self.line;
+        let len = (self.line - o2).min(self.left);
+        self.left -= len;
+        self.r += len;
+        Some(len)
+    }
+}
+
 /// im2col: `x` is `[outer, L0, L1, L2, c]`, `out` is `[outer, O0, O1, O2, k0, k1, k2, c]` with
 /// `out[n, o, t, :] = x[n, o·s - pad + t·d, :]`, zero where that position is padding.
 ///
 /// Moves contiguous runs: `c` channels per tap, or, when the last axis is not dilated, all
-/// valid taps of a window row at once.
+/// valid taps of a window row at once. Splits the rows into fixed chunks across threads.
 pub fn im2col<F: Scalar>(x: &[F], outer: usize, w: &Window, c: usize, out: &mut [F]) {
-    let [a0, a1, a2] = w.axes;
-    let row2 = a2.kernel * c;
-    let row1 = a1.kernel * row2;
-    let block = a0.kernel * row1;
-    let (out_size, in_block) = (w.out_size(), w.in_size() * c);
-    debug_assert_eq!(x.len(), outer * in_block);
-    debug_assert_eq!(out.len(), outer * out_size * block);
-    let zero = F::zero();
-    for_positions(out, w, block, |n, tp, dst| {
-        let xb = &x[n * in_block..][..in_block];
-        for (t0, d0) in dst.chunks_exact_mut(row1).enumerate() {
-            if t0 < tp.lo[0] || t0 >= tp.hi[0] {
-                d0.fill(zero);
-                continue;
-            }
-            let p0 = w.pos(tp, 0, t0);
-            for (t1, d1) in d0.chunks_exact_mut(row2).enumerate() {
-                if t1 < tp.lo[1] || t1 >= tp.hi[1] {
-                    d1.fill(zero);
-                    continue;
-                }
-                let xrow = &xb[(p0 * a1.len + w.pos(tp, 1, t1)) * a2.len * c..][..a2.len * c];
-                let (lo, hi) = (tp.lo[2], tp.hi[2]);
-                d1[..lo * c].fill(zero);
-                d1[hi * c..].fill(zero);
-                if lo == hi {
-                    continue;
-                }
-                if a2.dilation == 1 {
-                    let p = w.pos(tp, 2, lo);
-                    d1[lo * c..hi * c].copy_from_slice(&xrow[p * c..(p + hi - lo) * c]);
-                } else {
-                    for t2 in lo..hi {
-                        let p = w.pos(tp, 2, t2);
-                        d1[t2 * c..(t2 + 1) * c].copy_from_slice(&xrow[p * c..(p + 1) * c]);
-                    }
-                }
-            }
-        }
-    });
+    let block = w.taps_per_window() * c;
+    debug_assert_eq!(x.len(), outer * w.in_size() * c);
+    debug_assert_eq!(out.len(), outer * w.out_size() * block);
+    if block == 0 {
+        return;
+    }
+    if should_par(out.len()) {
+        let per = (CHUNK / block).max(1);
+        out.par_chunks_mut(per * block).enumerate().for_each(|(i, rows)| im2col_rows(x, w, c, i * per, rows));
+    } else {
+        im2col_rows(x, w, c, 0, out);
+    }
 }
 
 /// col2im, the adjoint of [`im2col`]: `out` (`[outer, L0, L1, L2, c]`) is the sum, over every
 /// window position and valid tap, of the column entry that [`im2col`] copied from it.
 pub fn col2im<F: Scalar>(cols: &[F], outer: usize, w: &Window, c: usize, out: &mut [F]) {
-    let [_, a1, a2] = w.axes;
-    let row2 = a2.kernel * c;
-    let row1 = a1.kernel * row2;
-    let block = w.axes[0].kernel * row1;
+    let block = w.taps_per_window() * c;
     let (out_size, in_block) = (w.out_size(), w.in_size() * c);
     let cols_block = out_size * block;
     debug_assert_eq!(out.len(), outer * in_block);
     debug_assert_eq!(cols.len(), outer * cols_block);
     for_outer(out, in_block, cols.len(), |n0, chunk| {
         chunk.fill(F::zero());
-        for (j, xb) in chunk.chunks_exact_mut(in_block).enumerate() {
-            let cb = &cols[(n0 + j) * cols_block..][..cols_block];
-            if block == 0 {
-                continue;
-            }
-            w.for_each_position(|o, tp| {
-                let src = &cb[o * block..][..block];
-                for t0 in tp.lo[0]..tp.hi[0] {
-                    let p0 = w.pos(tp, 0, t0);
-                    for t1 in tp.lo[1]..tp.hi[1] {
-                        let s1 = &src[t0 * row1 + t1 * row2..][..row2];
-                        let xrow = &mut xb[(p0 * a1.len + w.pos(tp, 1, t1)) * a2.len * c..][..a2.len * c];
-                        let (lo, hi) = (tp.lo[2], tp.hi[2]);
-                        if lo == hi {
-                            continue;
-                        }
-                        if a2.dilation == 1 {
-                            let p = w.pos(tp, 2, lo);
-                            add_into(&mut xrow[p * c..(p + hi - lo) * c], &s1[lo * c..hi * c]);
-                        } else {
-                            for t2 in lo..hi {
-                                let p = w.pos(tp, 2, t2);
-                                add_into(&mut xrow[p * c..(p + 1) * c], &s1[t2 * c..(t2 + 1) * c]);
-                            }
-                        }
-                    }
-                }
-            });
-        }
+        let ne = chunk.len() / in_block;
+        col2im_rows(&cols[n0 * cols_block..(n0 + ne) * cols_block], w, c, n0 * out_size, n0, chunk);
     });
 }
 
@@ -338,6 +530,9 @@ pub fn max_pool_grad<F: Scalar>(x: &[F], gy: &[F], outer: usize, w: &Window, inn
     let g_block = out_size * inner;
     debug_assert_eq!(out.len(), outer * in_block);
     debug_assert_eq!(gy.len(), outer * g_block);
+    if w.disjoint() && w.taps_per_window() <= DISJOINT_TAPS {
+        return max_pool_grad_disjoint(x, gy, w, inner, out);
+    }
     for_outer(out, in_block, gy.len() * w.taps_per_window(), |n0, chunk| {
         chunk.fill(F::zero());
         for (j, ob) in chunk.chunks_exact_mut(in_block).enumerate() {
@@ -359,6 +554,76 @@ pub fn max_pool_grad<F: Scalar>(x: &[F], gy: &[F], outer: usize, w: &Window, inn
             });
         }
     });
+}
+
+/// Most taps per window of [`max_pool_grad_disjoint`], which lists a window's taps on the stack.
+const DISJOINT_TAPS: usize = 32;
+
+/// [`max_pool_grad`] for windows that never overlap (e.g. Keras' default pooling, strides equal
+/// to the pool size): every input position is written once, either the cotangent of the window
+/// it is the maximum of or zero, so nothing is accumulated and a block of channels is routed
+/// at once, in registers.
+fn max_pool_grad_disjoint<F: Scalar>(x: &[F], gy: &[F], w: &Window, inner: usize, out: &mut [F]) {
+    let (out_size, in_block) = (w.out_size(), w.in_size() * inner);
+    let g_block = out_size * inner;
+    let covered = w.tiles_input();
+    for_outer(out, in_block, gy.len() * w.taps_per_window(), |n0, chunk| {
+        if !covered {
+            chunk.fill(F::zero());
+        }
+        for (j, ob) in chunk.chunks_exact_mut(in_block).enumerate() {
+            let n = n0 + j;
+            let xb = &x[n * in_block..][..in_block];
+            let gb = &gy[n * g_block..][..g_block];
+            w.for_each_position(|o, tp| {
+                let mut taps = [0usize; DISJOINT_TAPS];
+                let mut nt = 0;
+                w.for_each_tap(tp, |p| {
+                    taps[nt] = p * inner;
+                    nt += 1;
+                });
+                if nt == 0 {
+                    return;
+                }
+                let (taps, g) = (&taps[..nt], &gb[o * inner..][..inner]);
+                let mut c0 = 0;
+                while c0 + LANES <= inner {
+                    route_max::<F, LANES>(xb, g, taps, c0, ob);
+                    c0 += LANES;
+                }
+                for c in c0..inner {
+                    route_max::<F, 1>(xb, g, taps, c, ob);
+                }
+            });
+        }
+    });
+}
+
+/// Channels `c0..c0 + L` of one window (tap offsets `taps`, in window order): writes `g` at
+/// each channel's maximum (per [`beats`]) and zero at the window's other taps.
+#[inline(always)]
+fn route_max<F: Scalar, const L: usize>(xb: &[F], g: &[F], taps: &[usize], c0: usize, ob: &mut [F]) {
+    let load = |p: usize| -> [F; L] { xb[p + c0..][..L].try_into().expect("invariant: L lanes") };
+    let mut best = load(taps[0]);
+    // The index of the tap holding the maximum, as F (exact for any window size).
+    let mut at = [F::zero(); L];
+    for (k, &p) in taps.iter().enumerate().skip(1) {
+        let (v, kf) = (load(p), F::of(k as f64));
+        for j in 0..L {
+            let take = beats(v[j], best[j]);
+            best[j] = if take { v[j] } else { best[j] };
+            at[j] = if take { kf } else { at[j] };
+        }
+    }
+    let gv: [F; L] = g[c0..][..L].try_into().expect("invariant: L lanes");
+    for (k, &p) in taps.iter().enumerate() {
+        let kf = F::of(k as f64);
+        let d: &mut [F; L] = (&mut ob[p + c0..][..L]).try_into().expect("invariant: L lanes");
+        for j in 0..L {
+            // `0 + g`, as the accumulating kernel computes it (turns -0 into 0).
+            d[j] = if at[j] == kf { F::zero() + gv[j] } else { F::zero() };
+        }
+    }
 }
 
 /// The adjoint of [`max_pool_grad`] in its second argument: `out[n, o, c]` (`gy`'s shape) is

@@ -75,9 +75,6 @@ where
     if n == 0 {
         return;
     }
-    let r = out_dims.len();
-    let inner = if r == 0 { 1 } else { out_dims[r - 1] };
-    let outer_dims = if r == 0 { &[][..] } else { &out_dims[..r - 1] };
     let (a_s, a_len) = match a {
         Operand::Slice(s, d) => (broadcast_strides(d, out_dims), s.len()),
         Operand::Out => (broadcast_strides(out_dims, out_dims), n),
@@ -86,6 +83,11 @@ where
         Operand::Slice(s, d) => (broadcast_strides(d, out_dims), s.len()),
         Operand::Out => (broadcast_strides(out_dims, out_dims), n),
     };
+    let (out_dims, a_s, b_s) = coalesce(out_dims, &a_s, &b_s);
+    let out_dims = &out_dims[..];
+    let r = out_dims.len();
+    let inner = if r == 0 { 1 } else { out_dims[r - 1] };
+    let outer_dims = if r == 0 { &[][..] } else { &out_dims[..r - 1] };
     let a_inner = if r == 0 { 0 } else { a_s[r - 1] };
     let b_inner = if r == 0 { 0 } else { b_s[r - 1] };
 
@@ -94,12 +96,32 @@ where
         a_len == n && matches!(a, Operand::Out | Operand::Slice(..)) && a_inner == 1 && is_dense(&a_s, out_dims);
     let b_full = b_len == n && b_inner == 1 && is_dense(&b_s, out_dims);
     let row = |o: &mut [F], start: usize| {
-        // `start` is the flat output index of o[0], always a multiple of `inner`.
+        // `start` is the flat output index of o[0], always a multiple of `inner`. The operand
+        // offsets of the first row are computed once; the following rows step them like an
+        // odometer (divisions per row would cost more than a short row itself).
+        let first = start / inner.max(1);
+        let (mut ao, mut bo) = offsets(first, outer_dims, &a_s, &b_s);
+        let mut idx = Dims::from_elem(0, outer_dims.len());
+        let mut rest = first;
+        for ax in (0..outer_dims.len()).rev() {
+            idx[ax] = rest % outer_dims[ax];
+            rest /= outer_dims[ax];
+        }
         let mut row_start = start;
         for orow in o.chunks_mut(inner) {
-            let (ao, bo) = offsets(row_start / inner.max(1), outer_dims, &a_s, &b_s);
             row_kernel(orow, a, ao, a_inner, b, bo, b_inner, &f, row_start);
             row_start += inner;
+            for ax in (0..outer_dims.len()).rev() {
+                idx[ax] += 1;
+                ao += a_s[ax];
+                bo += b_s[ax];
+                if idx[ax] < outer_dims[ax] {
+                    break;
+                }
+                idx[ax] = 0;
+                ao -= a_s[ax] * outer_dims[ax];
+                bo -= b_s[ax] * outer_dims[ax];
+            }
         }
     };
     if a_full && b_full {
@@ -126,6 +148,34 @@ where
     } else {
         row(out, 0);
     }
+}
+
+type Dims = smallvec::SmallVec<[usize; 6]>;
+
+/// The same iteration over fewer axes: drops axes of length 1 and merges neighbours that both
+/// operands step through contiguously (or both broadcast), so e.g. `[64, 28, 28, 1] ⊙
+/// [64, 1, 1, 1]` runs as `[64, 784] ⊙ [64, 1]`, rows of 784 against one value, instead of 50 176
+/// rows of one element. Only the loop structure changes, never the expression per element.
+fn coalesce(dims: &[usize], a_s: &[usize], b_s: &[usize]) -> (Dims, Dims, Dims) {
+    let (mut d, mut sa, mut sb) = (Dims::new(), Dims::new(), Dims::new());
+    for i in 0..dims.len() {
+        if dims[i] == 1 {
+            continue;
+        }
+        if let (Some(&pa), Some(&pb)) = (sa.last(), sb.last()) {
+            if pa == a_s[i] * dims[i] && pb == b_s[i] * dims[i] {
+                let last = d.len() - 1;
+                d[last] *= dims[i];
+                sa[last] = a_s[i];
+                sb[last] = b_s[i];
+                continue;
+            }
+        }
+        d.push(dims[i]);
+        sa.push(a_s[i]);
+        sb.push(b_s[i]);
+    }
+    (d, sa, sb)
 }
 
 fn is_dense(strides: &[usize], dims: &[usize]) -> bool {
@@ -306,6 +356,34 @@ mod tests {
         let mut io = a;
         binary(Operand::Out, Operand::Slice(&row, &[3]), &mut io, &[2, 3], |x, y| x - y);
         assert_eq!(io, [-9.0, -18.0, -27.0, -6.0, -15.0, -24.0]);
+    }
+
+    #[test]
+    fn binary_coalesces_broadcast_axes() {
+        // [2, 3, 2, 1] ⊙ [2, 1, 1, 1] runs as [2, 6] ⊙ [2, 1]; [2, 3, 2] ⊙ [2, 1, 2] keeps its
+        // three axes. Both against the definition.
+        let a: Vec<f64> = (0..12).map(f64::from).collect();
+        let s = [10.0, -1.0];
+        let mut out = [0.0; 12];
+        binary(
+            Operand::Slice(&a, &[2, 3, 2, 1]),
+            Operand::Slice(&s, &[2, 1, 1, 1]),
+            &mut out,
+            &[2, 3, 2, 1],
+            |x, y| x * y,
+        );
+        for i in 0..12 {
+            assert_eq!(out[i], a[i] * s[i / 6]);
+        }
+        let c = [1.0, 2.0, 3.0, 4.0]; // [2, 1, 2]
+        binary(Operand::Slice(&a, &[2, 3, 2]), Operand::Slice(&c, &[2, 1, 2]), &mut out, &[2, 3, 2], |x, y| x - y);
+        for i in 0..12 {
+            assert_eq!(out[i], a[i] - c[(i / 6) * 2 + i % 2]);
+        }
+        // A scalar result (every axis of length 1).
+        let mut one = [0.0];
+        binary(Operand::Slice(&[3.0], &[1, 1]), Operand::Slice(&[4.0], &[1]), &mut one, &[1, 1], |x, y| x * y);
+        assert_eq!(one, [12.0]);
     }
 
     #[test]

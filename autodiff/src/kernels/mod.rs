@@ -1,6 +1,7 @@
 //! Plain slice kernels shared by ops. Nothing in here knows about graphs.
 
 pub mod conv;
+pub mod conv_gemm;
 pub mod elementwise;
 pub mod fastmath;
 pub mod ftz;

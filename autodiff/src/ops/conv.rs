@@ -2,16 +2,16 @@
 //! cross-correlation, the kernel is not flipped), without bias.
 //!
 //! Forward, channels-last: `y[n, o..., f] = Σ_{t..., c} x[n, o·s - pad_before + t·d, c] ·
-//! kernel[t..., c, f]`, padding reading zeros. Built as
-//! `reshape(matmul(reshape(im2col(x)), reshape(kernel)))`: the patches `[N, P, Π k · C_in]`
-//! times the kernel as a `[Π k · C_in, C_out]` matrix, one tall SIMD GEMM. Channels-first
-//! inputs are transposed to channels-last and the result back. A 1×…×1 kernel with unit
-//! strides skips `im2col` (the patches are `x` itself).
+//! kernel[t..., c, f]`, padding reading zeros: the patches `im2col(x)` (`[N·P, Π k · C_in]`)
+//! times the kernel as a `[Π k · C_in, C_out]` matrix. The `Conv` op computes it block by
+//! block, each block of patches built in cache and consumed by a GEMM at once (see
+//! [`crate::kernels::conv_gemm`]), so the patch matrix is never stored. Channels-first inputs
+//! are transposed to channels-last and the result back.
 //!
-//! VJP: from the parts, `gx = col2im(gy @ Wᵀ)` and `gW = Σ_n patchesᵀ @ gy` (one GEMM per
-//! example; the batch sum is done by the gradient driver); second derivatives follow from the
-//! VJPs of `matmul`, `im2col` and `col2im`. The matmul reports the GEMM's flops (2 · MACs,
-//! padded taps included) to benchmarks.
+//! VJP: `gx = conv_backprop_input(gy, kernel)` (`col2im(gy @ Wᵀ)`) and
+//! `gW = conv_backprop_filter(x, gy)` (`Σ_n patchesᵀ @ gy`, one GEMM over the whole batch).
+//! The three ops are each other's derivatives, so derivatives of every order exist. Each
+//! reports its GEMM's flops (2 · MACs, padded taps included) to benchmarks.
 //!
 //! Shapes: `x` is `[N, L..., C_in]` (or `[N, C_in, L...]`), `kernel` is `[k..., C_in, C_out]`
 //! (TF's layout), the output `[N, O..., C_out]` (or `[N, C_out, O...]`) with `O` per TF's rules
@@ -21,12 +21,65 @@
 //!
 //! Domain: all reals. Numerics are those of the GEMM (no cancellation beyond a dot product).
 
+use smallvec::SmallVec;
+
 pub use crate::conv_geometry::{ConvGeometry, DataFormat, Padding};
-use crate::error::ShapeError;
+use crate::error::{OpFailure, ShapeError};
 use crate::graph::Tensor;
-use crate::ops::{im2col, matmul, reshape, transpose};
+use crate::kernels::conv::Window;
+use crate::kernels::conv_gemm::{conv_forward, ConvDims};
+use crate::op::{grads, ForwardCx, Grads, Op, VjpCx};
+use crate::ops::im2col::require_channels_last;
+use crate::ops::{conv_backprop_filter, conv_backprop_input, transpose};
 use crate::scalar::Scalar;
 use crate::shape::{Dim, Shape};
+
+/// Channels-last convolution of `x` with a TF-layout kernel.
+#[derive(Debug, Clone)]
+pub struct Conv {
+    /// Strides, dilations and padding (channels-last).
+    pub geometry: ConvGeometry,
+}
+
+impl<F: Scalar> Op<F> for Conv {
+    fn name(&self) -> &'static str {
+        "conv"
+    }
+    fn infer_shape(&self, inputs: &[&Shape]) -> Result<Shape, ShapeError> {
+        require_channels_last(&self.geometry)?;
+        let (_, _, c_out, outs) = check_conv(inputs[0], inputs[1], &self.geometry)?;
+        let mut s = Shape::new([inputs[0].dim(0)]);
+        s.dims_mut().extend(outs.iter().map(|&o| Dim::Fixed(o)));
+        s.dims_mut().push(Dim::Fixed(c_out));
+        Ok(s)
+    }
+    fn forward(&self, cx: &mut ForwardCx<'_, F>) -> Result<(), OpFailure> {
+        let (x, kernel) = (cx.input(0), cx.input(1));
+        let (xd, kd) = (cx.input_dims(0), cx.input_dims(1));
+        let r = self.geometry.rank();
+        let (outer, spatial, c_in) = self.geometry.kernel_view(xd);
+        let axes = self.geometry.resolve(spatial, &kd[..r]).map_err(|e| OpFailure(e.to_string()))?;
+        let w = Window::new(&axes);
+        conv_forward(x, kernel, &ConvDims { outer, window: &w, c_in, c_out: kd[r + 1] }, cx.out());
+        Ok(())
+    }
+    fn flops(&self, inputs: &[&[usize]], out: &[usize]) -> u64 {
+        // One multiply-add per output element and patch entry (Π k · C_in).
+        let k: usize = inputs[1][..inputs[1].len() - 1].iter().product();
+        2 * k as u64 * out.iter().product::<usize>() as u64
+    }
+    fn vjp<'g>(&self, cx: &VjpCx<'g, F>) -> Grads<'g, F> {
+        let (x, kernel, gy) = (cx.input(0), cx.input(1), cx.grad_output());
+        let r = self.geometry.rank();
+        let (xs, ks) = (x.shape(), kernel.shape());
+        let fixed = |s: &Shape, a: usize| s.dim(a).fixed().expect("invariant: conv spatial axes are fixed");
+        let spatial: SmallVec<[usize; 3]> = (1..r + 1).map(|a| fixed(&xs, a)).collect();
+        let ksize: SmallVec<[usize; 3]> = (0..r).map(|a| fixed(&ks, a)).collect();
+        let gx = conv_backprop_input(gy, kernel, &self.geometry, &spatial);
+        let gk = conv_backprop_filter(x, gy, &ksize, &self.geometry);
+        grads([Some(gx), Some(gk)])
+    }
+}
 
 /// Convolution of `x` with a TF-layout `kernel` (`[k..., C_in, C_out]`) under `geometry`, of
 /// rank 1, 2 or 3.
@@ -76,8 +129,9 @@ pub fn conv3d<'g, F: Scalar>(
     conv_named("conv3d", x, kernel, &ConvGeometry::new(strides, dilation, padding, data_format))
 }
 
-/// The kernel's window size and channel counts, after checking it against `x`.
-fn check_conv(
+/// The kernel's window size and channel counts and the output lengths, after checking the
+/// kernel against `x`.
+pub(crate) fn check_conv(
     x: &Shape,
     kernel: &Shape,
     geometry: &ConvGeometry,
@@ -114,13 +168,10 @@ fn conv_named<'g, F: Scalar>(
     if x.is_poisoned() || kernel.is_poisoned() {
         return g.poisoned();
     }
-    let (ksize, c_in, c_out, outs) = match check_conv(&x.shape(), &kernel.shape(), geometry) {
-        Ok(v) => v,
-        Err(e) => {
-            g.record_shape_error(name, e, &[x, kernel]);
-            return g.poisoned();
-        }
-    };
+    if let Err(e) = check_conv(&x.shape(), &kernel.shape(), geometry) {
+        g.record_shape_error(name, e, &[x, kernel]);
+        return g.poisoned();
+    }
     let r = geometry.rank();
     let first = geometry.data_format == DataFormat::ChannelsFirst;
     // [N, C, L...] -> [N, L..., C] and back.
@@ -128,20 +179,7 @@ fn conv_named<'g, F: Scalar>(
     let to_first: Vec<usize> = [0, r + 1].into_iter().chain(1..r + 1).collect();
     let xl = if first { transpose(x, &to_last) } else { x };
     let geo = ConvGeometry { data_format: DataFormat::ChannelsLast, ..geometry.clone() };
-    let pointwise = ksize.iter().all(|&k| k == 1) && geo.strides.iter().all(|&s| s == 1);
-    let cols = if pointwise { xl } else { im2col(xl, &ksize, &geo) };
-    let n = x.shape().dim(0);
-    let (p, k): (usize, usize) = (outs.iter().product(), ksize.iter().product::<usize>() * c_in);
-    let cols = if r == 1 { cols } else { reshape(cols, Shape::new([n, Dim::Fixed(p), Dim::Fixed(k)])) };
-    let y = matmul(cols, reshape(kernel, [k, c_out]));
-    let y = if r == 1 {
-        y
-    } else {
-        let mut s = Shape::new([n]);
-        s.dims_mut().extend(outs.iter().map(|&o| Dim::Fixed(o)));
-        s.dims_mut().push(Dim::Fixed(c_out));
-        reshape(y, s)
-    };
+    let y = g.apply(Conv { geometry: geo }, &[xl, kernel]);
     if first {
         transpose(y, &to_first)
     } else {
@@ -237,7 +275,8 @@ mod tests {
 
     #[test]
     fn conv_pointwise_skips_im2col() {
-        // A 1×1 kernel scales channels: out = 2·x, and no im2col node is built.
+        // A 1×1 kernel scales channels: out = 2·x, and no im2col node is built (the conv op
+        // multiplies the input's rows directly).
         let g = Graph::<f64>::new();
         let x = g.constant_f64(&[1.0, 2.0, 3.0, 4.0], [1, 2, 2, 1]);
         let y = conv2d(x, g.constant_f64(&[2.0], [1, 1, 1, 1]), &[1, 1], Padding::Same, &[1, 1], CL);

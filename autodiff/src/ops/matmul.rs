@@ -8,13 +8,16 @@
 //! when the input was, all as matmuls with flags:
 //! `ga = ta ? matmul(b, gy, tb, true) : matmul(gy, b, false, !tb)`,
 //! `gb = tb ? matmul(gy, a, true, ta) : matmul(a, gy, !ta, false)`.
-//! Batch axes that were broadcast are summed back by the gradient driver. Domain: all reals.
+//! Batch axes that were broadcast are summed back by the gradient driver, except for an operand
+//! of rank 2 against a batched other: its gradient is `matmul_batch_sum` (the same products,
+//! summed over the batch inside one GEMM). Domain: all reals.
 
 use crate::error::{OpFailure, ShapeError};
 use crate::graph::Tensor;
 use crate::kernels::elementwise::broadcast_strides;
 use crate::kernels::matmul::{gemm, MatRef};
 use crate::op::{grads, ForwardCx, Grads, Op, VjpCx};
+use crate::ops::matmul_batch_sum;
 use crate::scalar::Scalar;
 use crate::shape::{Dim, Shape};
 
@@ -105,8 +108,31 @@ impl<F: Scalar> Op<F> for Matmul {
     }
     fn vjp<'g>(&self, cx: &VjpCx<'g, F>) -> Grads<'g, F> {
         let (a, b, gy) = (cx.input(0), cx.input(1), cx.grad_output());
-        let ga = if self.ta { matmul_t(b, gy, self.tb, true) } else { matmul_t(gy, b, false, !self.tb) };
-        let gb = if self.tb { matmul_t(gy, a, true, self.ta) } else { matmul_t(a, gy, !self.ta, false) };
+        let (ra, rb) = (a.shape().rank(), b.shape().rank());
+        // An operand without batch axes was applied to every batch entry: its gradient is the
+        // products summed over the batch, one tall GEMM instead of a GEMM per entry and a sum.
+        let ga = if ra == 2 && rb > 2 {
+            if self.ta {
+                matmul_batch_sum(b, gy, self.tb, true)
+            } else {
+                matmul_batch_sum(gy, b, false, !self.tb)
+            }
+        } else if self.ta {
+            matmul_t(b, gy, self.tb, true)
+        } else {
+            matmul_t(gy, b, false, !self.tb)
+        };
+        let gb = if rb == 2 && ra > 2 {
+            if self.tb {
+                matmul_batch_sum(gy, a, true, self.ta)
+            } else {
+                matmul_batch_sum(a, gy, !self.ta, false)
+            }
+        } else if self.tb {
+            matmul_t(gy, a, true, self.ta)
+        } else {
+            matmul_t(a, gy, !self.ta, false)
+        };
         grads([Some(ga), Some(gb)])
     }
 }

@@ -1,11 +1,12 @@
 //! `relu(x) = max(x, 0)`, elementwise; NaN propagates.
 //!
-//! VJP: `gx = gy * greater(x, 0)` (0 at the kink `x = 0`, as TensorFlow). Shape: `x`'s.
+//! VJP: `gx = relu_grad(x, gy) = gy * [x > 0]` in one pass (0 at the kink `x = 0`, as
+//! TensorFlow). Shape: `x`'s.
 //! Gradient checks: standard normal inputs at least 0.1 away from the kink at 0.
 
 use crate::elementwise::{Unary, UnaryElementwise};
 use crate::graph::Tensor;
-use crate::ops::greater;
+use crate::ops::relu_grad;
 use crate::scalar::Scalar;
 
 /// `max(x, 0)`, elementwise.
@@ -23,7 +24,7 @@ impl<F: Scalar> UnaryElementwise<F> for Relu {
         }
     }
     fn vjp<'g>(&self, x: Tensor<'g, F>, _y: Tensor<'g, F>, gy: Tensor<'g, F>) -> Option<Tensor<'g, F>> {
-        Some(gy * greater(x, x.scalar(0.0)))
+        Some(relu_grad(x, gy))
     }
 }
 

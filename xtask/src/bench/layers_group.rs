@@ -144,14 +144,20 @@ fn measure(w: &Workload, threads: usize) -> Measured {
     Measured { step_us, forward_us, floor_us: flops as f64 / gflops / 1e3, flops }
 }
 
-pub fn run() -> Json {
+/// Runs the named workloads (all when `only` is empty); `None` if a name is unknown.
+pub fn run(only: &[&str]) -> Option<Json> {
+    if let Some(bad) = only.iter().find(|n| !WORKLOADS.iter().any(|w| w.name == **n)) {
+        let names: Vec<&str> = WORKLOADS.iter().map(|w| w.name).collect();
+        eprintln!("unknown layers workload `{bad}`; workloads: {names:?}");
+        return None;
+    }
     println!("layers: DenseFlipout training step and forward pass vs the GEMM floor (f32, µs)");
     println!(
         "{:>10} {:>8} {:>10} {:>10} {:>10} {:>8} {:>8}",
         "workload", "threads", "step", "forward", "floor", "step/fl", "GFLOP"
     );
     let mut rows = Vec::new();
-    for w in WORKLOADS {
+    for w in WORKLOADS.iter().filter(|w| only.is_empty() || only.contains(&w.name)) {
         for threads in [1, 2] {
             let m = measure(w, threads);
             println!(
@@ -176,5 +182,5 @@ pub fn run() -> Json {
             ]));
         }
     }
-    Json::obj(vec![("workloads", Json::Arr(rows))])
+    Some(Json::obj(vec![("workloads", Json::Arr(rows))]))
 }

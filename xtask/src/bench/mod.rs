@@ -10,19 +10,38 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-pub fn run(groups: &[String]) -> ExitCode {
+/// Runs the named groups (all of them when none is named). Words after a group that are not
+/// group names select parts of it: `bench layers conv` runs only the `conv` workload.
+pub fn run(args: &[String]) -> ExitCode {
     let all = ["autodiff", "layers", "rng", "fastmath"];
-    let chosen: Vec<&str> = if groups.is_empty() { all.to_vec() } else { groups.iter().map(String::as_str).collect() };
-    for g in chosen {
+    let mut chosen: Vec<(&str, Vec<&str>)> = Vec::new();
+    for a in args {
+        if all.contains(&a.as_str()) {
+            chosen.push((a, Vec::new()));
+        } else if let Some((_, parts)) = chosen.last_mut() {
+            parts.push(a);
+        } else {
+            eprintln!("unknown bench group `{a}`; groups: {all:?}");
+            return ExitCode::FAILURE;
+        }
+    }
+    if chosen.is_empty() {
+        chosen = all.iter().map(|&g| (g, Vec::new())).collect();
+    }
+    for (g, parts) in chosen {
+        if !parts.is_empty() && g != "layers" {
+            eprintln!("bench group `{g}` has no parts to select; got {parts:?}");
+            return ExitCode::FAILURE;
+        }
         let report = match g {
             "autodiff" => autodiff_group::run(),
-            "layers" => layers_group::run(),
+            "layers" => match layers_group::run(&parts) {
+                Some(r) => r,
+                None => return ExitCode::FAILURE,
+            },
             "rng" => rng_group::run(),
             "fastmath" => fastmath_group::run(),
-            other => {
-                eprintln!("unknown bench group `{other}`; groups: {all:?}");
-                return ExitCode::FAILURE;
-            }
+            _ => unreachable!("group names are checked above"),
         };
         let path = out_dir().join(format!("{g}.json"));
         std::fs::write(&path, report.render()).expect("write bench report");
