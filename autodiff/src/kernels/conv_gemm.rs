@@ -77,9 +77,14 @@ impl ConvDims<'_> {
     fn rows(&self) -> usize {
         self.outer * self.window.out_size()
     }
-    /// Rows per block.
+    /// Rows per block: a patch block of about [`BLOCK`] values, or for short patches (which
+    /// are built in smaller chunks anyway) enough rows to keep threads evenly loaded.
     fn block_rows(&self) -> usize {
-        (BLOCK / self.k().max(1)).max(16)
+        if self.small() {
+            PARTIAL_ROWS
+        } else {
+            (BLOCK / self.k().max(1)).max(16)
+        }
     }
     /// Whether patches are short enough (first layers: one or three channels) that a GEMM's
     /// packing and short inner loops cost more than the arithmetic, so the register-blocked
