@@ -44,6 +44,21 @@ fn main() {
     for (op, d) in p.by_op().iter().take(25) {
         println!("{:>10.1} {}", d.as_secs_f64() * 1e6, op);
     }
+    if std::env::args().nth(3).as_deref() == Some("order") {
+        let runs = p.runs().max(1) as f64;
+        for (i, e) in p.entries().iter().enumerate() {
+            if e.total.as_secs_f64() * 1e6 / runs > 50.0 {
+                println!(
+                    "{i:>4} {:>8.1} {:>9} {:<22} {}",
+                    e.total.as_secs_f64() * 1e6 / runs,
+                    e.numel,
+                    e.op,
+                    e.label.as_deref().unwrap_or("-")
+                );
+            }
+        }
+        return;
+    }
     if full {
         println!("{p}");
     } else {

@@ -19,7 +19,7 @@
 //! blocks in order) and adds the partials in order. The ranges depend on the shapes only, so
 //! results do not depend on the number of threads.
 //!
-//! Patches of at most [`SMALL_K`] values (first layers: one or three channels) are
+//! Patches of at most 32 values (first layers: one or three channels) are
 //! multiplied by register-tiled loops on L1-sized chunks instead: a GEMM's packing and short
 //! inner loops would cost more than the arithmetic.
 
