@@ -19,9 +19,12 @@
 //! blocks in order) and adds the partials in order. The ranges depend on the shapes only, so
 //! results do not depend on the number of threads.
 //!
-//! Patches of at most 32 values (first layers: one or three channels) are
-//! multiplied by register-tiled loops on L1-sized chunks instead: a GEMM's packing and short
-//! inner loops would cost more than the arithmetic.
+//! Patches of at most 32 values (first layers: one or three channels) are multiplied by
+//! register-tiled loops on L1-sized chunks instead: a GEMM's packing and short inner loops
+//! would cost more than the arithmetic.
+//!
+//! Scratch buffers are kept per thread and reused, so only a thread's first convolution (or a
+//! larger one) allocates.
 
 use std::any::Any;
 use std::cell::RefCell;
