@@ -755,6 +755,59 @@ mod tests {
         assert!((lhs - rhs).abs() < 1e-10);
     }
 
+    /// `max_pool_grad` by the definition: each cotangent goes to its window's running maximum
+    /// under `beats`, starting from the first valid tap.
+    fn naive_max_pool_grad(x: &[f64], gy: &[f64], outer: usize, w: &Window, inner: usize) -> Vec<f64> {
+        let (in_block, g_block) = (w.in_size() * inner, w.out_size() * inner);
+        let mut out = vec![0.0; x.len()];
+        for n in 0..outer {
+            w.for_each_position(|o, tp| {
+                for c in 0..inner {
+                    let mut best: Option<(f64, usize)> = None;
+                    w.for_each_tap(tp, |p| {
+                        let i = n * in_block + p * inner + c;
+                        best = match best {
+                            Some((m, _)) if !beats(x[i], m) => best,
+                            _ => Some((x[i], i)),
+                        };
+                    });
+                    if let Some((_, i)) = best {
+                        out[i] += gy[n * g_block + o * inner + c];
+                    }
+                }
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn disjoint_max_pool_grad_matches_the_definition() {
+        // Windows that never overlap take the routing path; tiled inputs, leftover positions
+        // (valid), padded windows (same), more channels than one block of lanes, ties and NaN.
+        for (sp, k, s, p, inner) in [
+            (vec![4, 6], vec![2, 2], vec![2, 2], Padding::Valid, 19),
+            (vec![5, 5], vec![2, 2], vec![2, 2], Padding::Valid, 3),
+            (vec![5, 7], vec![2, 3], vec![2, 3], Padding::Same, 17),
+            (vec![7], vec![2], vec![3], Padding::Valid, 2),
+            (vec![4, 4, 3], vec![2, 2, 3], vec![2, 2, 3], Padding::Valid, 1),
+        ] {
+            let w = window(&sp, &k, &s, &vec![1; sp.len()], p);
+            assert!(w.disjoint());
+            let outer = 2;
+            // Coarse values make ties common.
+            let mut x: Vec<f64> = (0..outer * w.in_size() * inner).map(|i| ((i * 7919) % 5) as f64).collect();
+            let mid = x.len() / 2;
+            x[3] = f64::NAN;
+            x[mid] = f64::NAN;
+            let gy = pseudo(outer * w.out_size() * inner, 8);
+            let mut got = vec![f64::NAN; x.len()];
+            max_pool_grad(&x, &gy, outer, &w, inner, &mut got);
+            let want = naive_max_pool_grad(&x, &gy, outer, &w, inner);
+            let bits = |v: &[f64]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got), bits(&want), "{sp:?} {k:?} {s:?} {p:?}");
+        }
+    }
+
     #[test]
     fn kernels_are_bit_identical_across_threads() {
         // Large enough to split across threads: 8 × 24 × 24 × 16 inputs.

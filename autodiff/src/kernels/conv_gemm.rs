@@ -19,9 +19,12 @@
 //! blocks in order) and adds the partials in order. The ranges depend on the shapes only, so
 //! results do not depend on the number of threads.
 //!
-//! Patches of at most [`SMALL_K`] values (first layers: one or three channels) are
-//! multiplied by register-tiled loops on L1-sized chunks instead: a GEMM's packing and short
-//! inner loops would cost more than the arithmetic.
+//! Patches of at most 32 values (first layers: one or three channels) are multiplied by
+//! register-tiled loops on L1-sized chunks instead: a GEMM's packing and short inner loops
+//! would cost more than the arithmetic.
+//!
+//! Scratch buffers are kept per thread and reused, so only a thread's first convolution (or a
+//! larger one) allocates.
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -30,12 +33,12 @@ use rayon::prelude::*;
 
 use super::conv::{col2im_rows, im2col_rows, Window};
 use super::matmul::{gemm, MatRef};
-use super::{serial, threads};
+use super::{serial, should_par, threads, CHUNK};
 use crate::scalar::Scalar;
 
-/// Target size of a block of patches, in elements: 512 KiB of `f32`, well inside a core's
-/// private cache alongside the GEMM's packed panels.
-const BLOCK: usize = 1 << 17;
+/// Largest block of patches, in elements: 1 MiB of `f32`, inside a core's private cache
+/// alongside the GEMM's packed panels.
+const BLOCK: usize = 1 << 18;
 
 /// Longest patch (`taps · C_in`) for the small-patch kernels.
 const SMALL_K: usize = 32;
@@ -45,7 +48,7 @@ const SMALL_ROWS: usize = 128;
 
 /// Rows (rounded up to whole blocks) per partial sum of [`conv_backprop_filter`]: fixed, so
 /// the sums do not depend on the number of threads.
-const PARTIAL_ROWS: usize = 1024;
+const PARTIAL_ROWS: usize = 512;
 
 /// Rows, patch entries and output channels per register tile of the small-patch kernels.
 const TILE_ROWS: usize = 8;
@@ -77,9 +80,17 @@ impl ConvDims<'_> {
     fn rows(&self) -> usize {
         self.outer * self.window.out_size()
     }
-    /// Rows per block.
+    /// Rows per block: a patch block of about [`BLOCK`] values, or for short patches (which
+    /// are built in smaller chunks anyway) enough rows to keep threads evenly loaded.
     fn block_rows(&self) -> usize {
-        (BLOCK / self.k().max(1)).max(16)
+        if self.small() {
+            PARTIAL_ROWS
+        } else {
+            // A power of two (at least 64): whole panels of the GEMM's row blocking, so no
+            // block ends in a partial tile, and batches of power-of-two sizes split evenly.
+            let r = (BLOCK / self.k().max(1)).max(64);
+            1 << (usize::BITS - 1 - r.leading_zeros())
+        }
     }
     /// Whether patches are short enough (first layers: one or three channels) that a GEMM's
     /// packing and short inner loops cost more than the arithmetic, so the register-blocked
@@ -280,12 +291,20 @@ pub fn conv_backprop_filter<F: Scalar>(x: &[F], gy: &[F], d: &ConvDims<'_>, gk: 
         } else {
             partial.chunks_mut(kn).enumerate().for_each(|(p, acc)| run(p, acc));
         }
-        let (first, rest) = partial.split_at(kn);
-        gk.copy_from_slice(first);
-        for part in rest.chunks_exact(kn) {
-            for (g, &v) in gk.iter_mut().zip(part) {
-                *g = *g + v;
+        // Each output adds its partials in order, whatever the chunking.
+        let sum = |j: usize, out: &mut [F]| {
+            let len = out.len();
+            out.copy_from_slice(&partial[j..j + len]);
+            for part in partial[kn..].chunks_exact(kn) {
+                for (g, &v) in out.iter_mut().zip(&part[j..j + len]) {
+                    *g = *g + v;
+                }
             }
+        };
+        if d.parallel() && should_par(kn) {
+            gk.par_chunks_mut(CHUNK).enumerate().for_each(|(i, out)| sum(i * CHUNK, out));
+        } else {
+            sum(0, gk);
         }
     });
 }

@@ -159,6 +159,8 @@ mod tests {
     #[test]
     fn max_pool_grad() {
         check_grads(|_, x| max_pool(x[0], &[3], &[2], Padding::Same, CL), &[Spec::new([2, 7, 2])], 2);
+        // Keras' default, windows that never overlap (with a leftover row and column).
+        check_grads(|_, x| max_pool(x[0], &[2, 2], &[2, 2], Padding::Valid, CL), &[Spec::new([2, 5, 5, 3])], 2);
         check_grads(|_, x| max_pool(x[0], &[2, 2], &[1, 2], Padding::Valid, CF), &[Spec::new([1, 2, 4, 5])], 2);
         check_grads(
             |_, x| {
