@@ -111,28 +111,16 @@ impl<F: Scalar> Op<F> for Matmul {
         let (ra, rb) = (a.shape().rank(), b.shape().rank());
         // An operand without batch axes was applied to every batch entry: its gradient is the
         // products summed over the batch, one tall GEMM instead of a GEMM per entry and a sum.
-        let ga = if ra == 2 && rb > 2 {
-            if self.ta {
-                matmul_batch_sum(b, gy, self.tb, true)
+        let product = |summed: bool, x, y, tx, ty| {
+            if summed {
+                matmul_batch_sum(x, y, tx, ty)
             } else {
-                matmul_batch_sum(gy, b, false, !self.tb)
+                matmul_t(x, y, tx, ty)
             }
-        } else if self.ta {
-            matmul_t(b, gy, self.tb, true)
-        } else {
-            matmul_t(gy, b, false, !self.tb)
         };
-        let gb = if rb == 2 && ra > 2 {
-            if self.tb {
-                matmul_batch_sum(gy, a, true, self.ta)
-            } else {
-                matmul_batch_sum(a, gy, !self.ta, false)
-            }
-        } else if self.tb {
-            matmul_t(gy, a, true, self.ta)
-        } else {
-            matmul_t(a, gy, !self.ta, false)
-        };
+        let (sum_a, sum_b) = (ra == 2 && rb > 2, rb == 2 && ra > 2);
+        let ga = if self.ta { product(sum_a, b, gy, self.tb, true) } else { product(sum_a, gy, b, false, !self.tb) };
+        let gb = if self.tb { product(sum_b, gy, a, true, self.ta) } else { product(sum_b, a, gy, !self.ta, false) };
         grads([Some(ga), Some(gb)])
     }
 }
