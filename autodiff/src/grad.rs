@@ -111,6 +111,7 @@ fn vjp_at<'g, F: Scalar>(
         }
     }
 
+    let fresh = g.len();
     let mut pending: HashMap<usize, SmallVec<[Tensor<'g, F>; 2]>> = HashMap::new();
     for (y, gy) in ys.iter().zip(gys) {
         pending.entry(y.id.index()).or_default().push(*gy);
@@ -123,7 +124,7 @@ fn vjp_at<'g, F: Scalar>(
         let Some(parts) = pending.remove(&i) else {
             continue;
         };
-        let gi = if parts.len() == 1 { parts[0] } else { add_n(&parts) };
+        let gi = sum_cotangents(g, &parts, fresh);
         done.insert(i, gi);
         let id = NodeId(i as u32);
         let Some(op) = g.op_of(id) else { continue };
@@ -156,4 +157,31 @@ fn vjp_at<'g, F: Scalar>(
         }
     }
     xs.iter().map(|x| done.get(&x.id.index()).copied()).collect()
+}
+
+/// The sum of one node's cotangents. Where one of them was built by this gradient with an op
+/// that can add a tensor as it stores its result ([`Op::with_addend`](crate::op::Op::with_addend)),
+/// the others are handed to that op instead of summed in a pass of their own: a Bayesian
+/// weight's gradient, the product's part plus the KL's, is then one GEMM with β = 1.
+fn sum_cotangents<'g, F: Scalar>(g: &'g Graph<F>, parts: &[Tensor<'g, F>], fresh: usize) -> Tensor<'g, F> {
+    if parts.len() == 1 {
+        return parts[0];
+    }
+    for (i, p) in parts.iter().enumerate() {
+        // A node built before this gradient may have readers of its own, and would then be
+        // computed twice.
+        if p.id.index() < fresh {
+            continue;
+        }
+        let Some(folded) = g.op_of(p.id).and_then(|op| op.with_addend()) else {
+            continue;
+        };
+        let rest: SmallVec<[Tensor<'g, F>; 2]> =
+            parts.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, t)| *t).collect();
+        let addend = if rest.len() == 1 { rest[0] } else { add_n(&rest) };
+        let mut inputs: SmallVec<[Tensor<'g, F>; 6]> = g.inputs_of(p.id).iter().map(|&q| g.tensor(q)).collect();
+        inputs.push(addend);
+        return g.apply_at(folded, &inputs, g.origin_of(p.id));
+    }
+    add_n(parts)
 }

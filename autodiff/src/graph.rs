@@ -466,6 +466,10 @@ impl<F: Scalar> Graph<F> {
         }
     }
 
+    pub(crate) fn origin_of(&self, id: NodeId) -> &'static Location<'static> {
+        self.inner.borrow().nodes[id.index()].origin
+    }
+
     pub(crate) fn inputs_of(&self, id: NodeId) -> SmallVec<[NodeId; 3]> {
         self.inner.borrow().nodes[id.index()].inputs.clone()
     }

@@ -38,6 +38,15 @@ pub trait Op<F: Scalar>: Debug + Send + Sync + 'static {
         None
     }
 
+    /// This op with one more input, a tensor of the output's shape added to the result
+    /// (`op(inputs) + addend`) in the same pass: a GEMM with β = 1, a fused kernel that adds as
+    /// it stores. The gradient driver sums a node's cotangents into the op that produces one of
+    /// them this way, instead of in a separate pass over memory. `None` (the default) where the
+    /// op has no such form.
+    fn with_addend(&self) -> Option<std::sync::Arc<dyn Op<F>>> {
+        None
+    }
+
     /// Whether the forward kernel broadcasts its inputs itself (NumPy rules). Compiling then lets
     /// the op read a `broadcast_to`'s input directly wherever that leaves the op's output shape
     /// unchanged, so the broadcast (the usual gradient of a sum) is never materialised.
@@ -54,8 +63,8 @@ pub trait Op<F: Scalar>: Debug + Send + Sync + 'static {
 
 /// What a forward kernel sees: input slices with their run-time dimensions, and the output.
 pub struct ForwardCx<'a, F> {
-    pub(crate) inputs: SmallVec<[Option<&'a [F]>; 4]>,
-    pub(crate) in_dims: SmallVec<[&'a [usize]; 4]>,
+    pub(crate) inputs: SmallVec<[Option<&'a [F]>; 8]>,
+    pub(crate) in_dims: SmallVec<[&'a [usize]; 8]>,
     pub(crate) out: &'a mut [F],
     pub(crate) out_dims: &'a [usize],
 }
@@ -63,8 +72,8 @@ pub struct ForwardCx<'a, F> {
 impl<'a, F> ForwardCx<'a, F> {
     /// Builds a context (used by the session and by tests of kernels).
     pub fn new(
-        inputs: SmallVec<[Option<&'a [F]>; 4]>,
-        in_dims: SmallVec<[&'a [usize]; 4]>,
+        inputs: SmallVec<[Option<&'a [F]>; 8]>,
+        in_dims: SmallVec<[&'a [usize]; 8]>,
         out: &'a mut [F],
         out_dims: &'a [usize],
     ) -> Self {

@@ -205,7 +205,7 @@ impl<F: Scalar> Session<F> {
         self.plan.inner.steps.iter().enumerate().any(|(i, s)| match &s.kind {
             StepKind::Random { .. } => numel(i) >= min,
             StepKind::Op(op) => {
-                let ins: SmallVec<[&[usize]; 4]> = s.inputs.iter().map(|&p| &self.dims[p][..]).collect();
+                let ins: SmallVec<[&[usize]; 8]> = s.inputs.iter().map(|&p| &self.dims[p][..]).collect();
                 numel(i) >= min
                     || s.inputs.iter().any(|&p| numel(p) >= min)
                     || op.flops(&ins, &self.dims[i]) >= gemm_flops
@@ -313,8 +313,8 @@ impl<F: Scalar> Session<F> {
                     Ok(())
                 }
                 StepKind::Op(op) => {
-                    let mut ins: SmallVec<[Option<&[F]>; 4]> = SmallVec::new();
-                    let mut in_dims: SmallVec<[&[usize]; 4]> = SmallVec::new();
+                    let mut ins: SmallVec<[Option<&[F]>; 8]> = SmallVec::new();
+                    let mut in_dims: SmallVec<[&[usize]; 8]> = SmallVec::new();
                     for (k, &p) in s.inputs.iter().enumerate() {
                         in_dims.push(&self.dims[p]);
                         if s.alias == Some(k) {

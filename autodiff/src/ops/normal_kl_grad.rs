@@ -5,6 +5,11 @@
 //! accuracy of the value near σa = σb; a gradient only needs `e` to absolute precision):
 //! `∂/∂μa = z/σb`, `∂/∂μb = −z/σb`, `∂/∂σa = e/σa`, `∂/∂σb = −(z² + e)/σb`.
 //!
+//! With an addend (built by the gradient driver through [`Op::with_addend`]): a sixth input of
+//! the output's shape is added to the result, in its buffer when it dies. A Bayesian layer's
+//! weight gradient is the likelihood's part plus the KL's; the sum is then formed as the KL's part
+//! is stored, instead of in a pass of its own.
+//!
 //! VJP: the same partial written with primitive ops and differentiated by the gradient driver,
 //! so second derivatives of the KL work (at the cost of speed, which only first order needs).
 //! Domain: σa, σb positive.
@@ -16,12 +21,15 @@ use crate::ops::normal_kl::{broadcast_all, for_each_broadcast};
 use crate::ops::{expm1, log, square};
 use crate::scalar::Scalar;
 use crate::shape::Shape;
+use std::sync::Arc;
 
 /// One partial derivative of the normal KL, times a cotangent.
 #[derive(Debug, Clone, Copy)]
 pub struct NormalKlGrad {
     /// Which input: 0 μa, 1 σa, 2 μb, 3 σb.
     pub wrt: usize,
+    /// Add a sixth input, of the output's shape, to the result.
+    pub addend: bool,
 }
 
 impl<F: Scalar> Op<F> for NormalKlGrad {
@@ -32,7 +40,17 @@ impl<F: Scalar> Op<F> for NormalKlGrad {
         if self.wrt > 3 {
             return Err(ShapeError::Custom(format!("wrt must be 0..=3, got {}", self.wrt)));
         }
-        broadcast_all(inputs)
+        let out = broadcast_all(&inputs[..5])?;
+        if self.addend && inputs[5].broadcast_with(&out).as_ref() != Ok(&out) {
+            return Err(ShapeError::Custom(format!("the addend {} does not broadcast to {out}", inputs[5])));
+        }
+        Ok(out)
+    }
+    fn in_place(&self) -> Option<usize> {
+        self.addend.then_some(5)
+    }
+    fn with_addend(&self) -> Option<Arc<dyn Op<F>>> {
+        (!self.addend).then(|| Arc::new(NormalKlGrad { wrt: self.wrt, addend: true }) as Arc<dyn Op<F>>)
     }
     fn broadcasts_inputs(&self) -> bool {
         true
@@ -42,8 +60,19 @@ impl<F: Scalar> Op<F> for NormalKlGrad {
         let dims = [cx.input_dims(0), cx.input_dims(1), cx.input_dims(2), cx.input_dims(3), cx.input_dims(4)];
         let od = cx.out_dims();
         let wrt = self.wrt;
+        // The addend goes into `out` first (it is there already when the op works in its
+        // buffer; broadcast elision may hand over a smaller one), and the partial is added.
+        let addend = if self.addend { Some((cx.input_opt(5), cx.input_dims(5))) } else { None };
         let out = cx.out();
         let n = out.len();
+        if let Some((Some(c), cd)) = addend {
+            if c.len() == n {
+                out.copy_from_slice(c);
+            } else {
+                for_each_broadcast([cd], od, |i, [k]| out[i] = c[k]);
+            }
+        }
+        let acc = addend.is_some();
         let partial = |m: F, s: F, mb: F, sb: F| {
             let z = (m - mb) / sb;
             let r = s / sb;
@@ -62,12 +91,14 @@ impl<F: Scalar> Op<F> for NormalKlGrad {
                 ($expr:expr) => {
                     if gy.len() == n {
                         for (((o, &m), &s), &g) in out.iter_mut().zip(ma).zip(sa).zip(gy) {
-                            *o = g * $expr(m, s);
+                            let v = g * $expr(m, s);
+                            *o = if acc { *o + v } else { v };
                         }
                     } else {
                         let g = gy[0];
                         for ((o, &m), &s) in out.iter_mut().zip(ma).zip(sa) {
-                            *o = g * $expr(m, s);
+                            let v = g * $expr(m, s);
+                            *o = if acc { *o + v } else { v };
                         }
                     }
                 };
@@ -86,12 +117,13 @@ impl<F: Scalar> Op<F> for NormalKlGrad {
             return Ok(());
         }
         for_each_broadcast(dims, od, |i, [a, b, c, d, e]| {
-            out[i] = gy[e] * partial(ma[a], sa[b], mb[c], sb[d]);
+            let v = gy[e] * partial(ma[a], sa[b], mb[c], sb[d]);
+            out[i] = if acc { out[i] + v } else { v };
         });
         Ok(())
     }
     fn vjp<'g>(&self, cx: &VjpCx<'g, F>) -> Grads<'g, F> {
-        let ins: Vec<Tensor<'g, F>> = (0..5).map(|i| cx.input(i)).collect();
+        let ins: Vec<Tensor<'g, F>> = (0..if self.addend { 6 } else { 5 }).map(|i| cx.input(i)).collect();
         let (ma, sa, mb, sb, gy) = (ins[0], ins[1], ins[2], ins[3], ins[4]);
         let z = (ma - mb) / sb;
         let partial = match self.wrt {
@@ -100,7 +132,7 @@ impl<F: Scalar> Op<F> for NormalKlGrad {
             1 => expm1((log(sa) - log(sb)) * F::of(2.0)) / sa,
             _ => -(square(z) + expm1((log(sa) - log(sb)) * F::of(2.0))) / sb,
         };
-        let y = gy * partial;
+        let y = if self.addend { gy * partial + ins[5] } else { gy * partial };
         crate::vjp(&[y], &[cx.grad_output()], &ins).into_iter().collect()
     }
 }
@@ -115,7 +147,7 @@ pub fn normal_kl_grad<'g, F: Scalar>(
     gy: Tensor<'g, F>,
     wrt: usize,
 ) -> Tensor<'g, F> {
-    mu_a.graph().apply(NormalKlGrad { wrt }, &[mu_a, sigma_a, mu_b, sigma_b, gy])
+    mu_a.graph().apply(NormalKlGrad { wrt, addend: false }, &[mu_a, sigma_a, mu_b, sigma_b, gy])
 }
 
 #[cfg(test)]
@@ -144,5 +176,68 @@ mod tests {
                 2,
             );
         }
+    }
+
+    /// `addend + gy · ∂KL/∂input_wrt` through the addend form the gradient driver builds.
+    fn with_addend<'g>(x: &[Tensor<'g, f64>], wrt: usize) -> Tensor<'g, f64> {
+        let op = Op::<f64>::with_addend(&NormalKlGrad { wrt, addend: false }).expect("normal_kl_grad takes an addend");
+        x[0].graph().apply_at(op, x, std::panic::Location::caller())
+    }
+
+    #[test]
+    fn normal_kl_grad_with_addend_forward() {
+        // The flat scalar-prior path and the broadcasting one, with a full and a broadcast
+        // addend: μa = (0.5, 1), σa = (0.3, 2), prior N(0, 1), gy = 2, addend (10, 20) or 7:
+        // ∂/∂μa = μa, ∂/∂σa = σa − 1/σa.
+        let (ma, sa) = ([0.5, 1.0], [0.3, 2.0]);
+        let d_mu = [0.5, 1.0];
+        let d_sigma = [0.3 - 1.0 / 0.3, 2.0 - 0.5];
+        for (wrt, d) in [(0, d_mu), (1, d_sigma)] {
+            for (add, add_shape, want) in [
+                (&[10.0, 20.0][..], [2], [10.0 + 2.0 * d[0], 20.0 + 2.0 * d[1]]),
+                (&[7.0][..], [1], [7.0 + 2.0 * d[0], 7.0 + 2.0 * d[1]]),
+            ] {
+                let got = eval(|g| {
+                    let x = [
+                        g.constant_f64(&ma, [2]),
+                        g.constant_f64(&sa, [2]),
+                        g.scalar(0.0),
+                        g.scalar(1.0),
+                        g.scalar(2.0),
+                        g.constant_f64(add, add_shape),
+                    ];
+                    with_addend(&x, wrt)
+                });
+                assert!(got.iter().zip(want).all(|(g, w)| (g - w).abs() < 1e-14), "wrt {wrt}: {got:?} vs {want:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn normal_kl_grad_with_addend_grad() {
+        let p = Domain::Positive;
+        for wrt in [0, 1, 3] {
+            check_grads(
+                move |_, x| with_addend(x, wrt),
+                &[
+                    Spec::new([3]),
+                    Spec::new([3]).domain(p),
+                    Spec::new([3]),
+                    Spec::new([1]).domain(p),
+                    Spec::new([1]),
+                    Spec::new([3]),
+                ],
+                2,
+            );
+        }
+    }
+
+    #[test]
+    fn normal_kl_grad_addend_must_broadcast_to_the_output() {
+        let g = Graph::<f64>::new();
+        let x = [g.input("m", [3]), g.input("s", [3]), g.scalar(0.0), g.scalar(1.0), g.scalar(1.0), g.input("c", [4])];
+        let _ = with_addend(&x, 1);
+        let msg = g.check().unwrap_err().to_string();
+        assert!(msg.contains("normal_kl_grad") && msg.contains("addend [4]") && msg.contains("[3]"), "{msg}");
     }
 }
