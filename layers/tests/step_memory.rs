@@ -1,0 +1,82 @@
+//! A DenseFlipout training step allocates nothing in a steady state but matrixmultiply's packing
+//! buffer, one per GEMM call: the session's buffers are reused, and Adam updates in place. A
+//! counting allocator wraps the system allocator.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use autodiff::optim::{Adam, Optimizer};
+use autodiff::prelude::*;
+use layers::{Activation, DenseFlipout, Likelihood, Model, Sequential};
+
+struct Counting;
+
+// Per thread, so tests running concurrently don't count each other; the session uses one
+// thread, so every kernel runs on the test's thread.
+thread_local! {
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn bump() {
+    let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+}
+
+// SAFETY: forwards to the system allocator, counting calls.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        bump();
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        bump();
+        unsafe { System.realloc(p, l, n) }
+    }
+}
+
+#[global_allocator]
+static A: Counting = Counting;
+
+fn count<R>(f: impl FnOnce() -> R) -> (R, usize) {
+    let before = ALLOCS.with(|c| c.get());
+    let r = f();
+    (r, ALLOCS.with(|c| c.get()) - before)
+}
+
+#[test]
+fn a_flipout_training_step_allocates_only_inside_gemm() {
+    let net = Sequential::new().add(DenseFlipout::new(16).activation(Activation::Relu)).add(DenseFlipout::new(3));
+    let mut model = Model::new(net, &[8], Likelihood::Categorical, 5).unwrap();
+    let (plan, params) = model.training_plan(100).unwrap();
+    let gemms = plan.op_names().iter().filter(|n| **n == "matmul").count();
+    // The weights' gradients are summed inside their GEMMs and KL gradients, not by add_n.
+    assert!(!plan.op_names().contains(&"add_n"), "{:?}", plan.op_names());
+    let mut session = Session::with_options(plan, 1, SessionOptions { threads: Some(1), check_finite: false });
+    let x: Vec<f32> = (0..4 * 8).map(|i| (i % 5) as f32 * 0.3 - 0.6).collect();
+    let y: Vec<f32> = (0..4).map(|i| (i % 3) as f32).collect();
+    let mut adam = Adam::<f32>::new(1e-3);
+    let mut grads: Vec<(ParamId, Vec<f32>)> = Vec::new();
+    for step in 0..3 {
+        let (out, n) = count(|| session.run(model.store(), &[("x", &x), ("y", &y)]).unwrap());
+        if step == 2 {
+            assert_eq!(n, gemms, "one packing buffer per GEMM call and nothing else");
+        }
+        if grads.is_empty() {
+            grads = params.iter().enumerate().map(|(i, &id)| (id, out.get(3 + i).to_vec())).collect();
+        } else {
+            for (i, (_, g)) in grads.iter_mut().enumerate() {
+                g.copy_from_slice(out.get(3 + i));
+            }
+        }
+        let views: Vec<(ParamId, &[f32])> = grads.iter().map(|(id, g)| (*id, &g[..])).collect();
+        let store = model.store_mut();
+        let (r, n) = count(|| adam.step(store, &views));
+        r.unwrap();
+        if step == 2 {
+            assert_eq!(n, 0, "Adam's update allocated");
+        }
+    }
+}
