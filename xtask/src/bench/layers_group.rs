@@ -122,6 +122,8 @@ struct Measured {
 }
 
 fn measure(w: &Workload, threads: usize) -> Measured {
+    let (m, k, n) = (w.batch * w.gemm.0, w.gemm.1, w.gemm.2);
+    let gflops = raw_gflops(m, k, n, threads);
     let mut model = Model::new((w.net)(), w.input, w.likelihood, 1).expect("model builds");
     let (x, y) = inputs(w);
     let (plan, params) = model.training_plan(60_000).expect("training plan");
@@ -139,8 +141,6 @@ fn measure(w: &Workload, threads: usize) -> Measured {
     let forward_us = median_us(5, w.reps, || {
         fs.run(model.store(), &[("x", &x)]).expect("forward runs");
     });
-    let (m, k, n) = (w.batch * w.gemm.0, w.gemm.1, w.gemm.2);
-    let gflops = raw_gflops(m, k, n, threads);
     Measured { step_us, forward_us, floor_us: flops as f64 / gflops / 1e3, flops }
 }
 
