@@ -10,9 +10,12 @@ fn build(g: &Graph<f32>) -> Vec<Tensor<'_, f32>> {
     let s = g.random(Rademacher, Shape::batched(&[300]), "s");
     let h = matmul(x * s, w);
     let y = (h * h + h).sum(&[0], false);
-    let total = y.sum_all();
+    // A Bayesian layer's weight KL: its fused kernels, and a gradient summed inside the GEMM.
+    let sigma = softplus(w * 0.5 - 3.0);
+    let kl = normal_kl(w, sigma, g.scalar(0.0), g.scalar(1.0)).sum_all();
+    let total = y.sum_all() + kl;
     let gw = grad(total, &[w])[0];
-    vec![h, y, total, gw]
+    vec![h, y, kl, total, gw]
 }
 
 fn run_with(threads: usize, step: u64) -> Vec<Vec<f32>> {

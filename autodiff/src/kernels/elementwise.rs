@@ -40,6 +40,18 @@ where
     }
 }
 
+/// Calls `f(start, chunk)` on `out` cut into fixed chunks of [`CHUNK`] elements (`start` is the
+/// chunk's offset), in parallel above [`PAR_MIN`](super::PAR_MIN) and as one call otherwise. For
+/// fused kernels with their own loops: a kernel that computes each element by the same
+/// expression gives the same bits for any number of threads.
+pub fn for_each_chunk<F: Send>(out: &mut [F], f: impl Fn(usize, &mut [F]) + Sync) {
+    if should_par(out.len()) {
+        out.par_chunks_mut(CHUNK).enumerate().for_each(|(c, o)| f(c * CHUNK, o));
+    } else {
+        f(0, out);
+    }
+}
+
 /// Broadcast strides of `dims` (right-aligned) against `out_dims`: 0 where the input is
 /// broadcast, the row-major stride otherwise.
 pub fn broadcast_strides(dims: &[usize], out_dims: &[usize]) -> smallvec::SmallVec<[usize; 6]> {

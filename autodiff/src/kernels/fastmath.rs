@@ -297,7 +297,7 @@ pub fn sigmoid(x: f32) -> f32 {
 
 /// softplus `ln(1 + eˣ) = max(x, 0) + ln(1 + t)` with `t = e^(-|x|)` in `(0, 1]`: `exp` never
 /// overflows, and the negative tail (`≈ eˣ`) keeps its relative precision. On `[0, 1]`,
-/// `ln(1 + t)` is a polynomial ([`LN_1P_UNIT_P`]), so softplus costs one `exp` and ten FMAs
+/// `ln(1 + t)` is a polynomial (`LN_1P_UNIT_P`), so softplus costs one `exp` and ten FMAs
 /// rather than an `exp` and a logarithm with its range reduction: about half the time, for
 /// at most 2 ulps instead of 1.1 (carrying the rounding errors of `exp` and of the final sum would
 /// buy 0.2 ulp back for a third more time).

@@ -16,7 +16,7 @@ use smallvec::SmallVec;
 
 use crate::error::{OpFailure, ShapeError};
 use crate::graph::Tensor;
-use crate::kernels::elementwise::broadcast_strides;
+use crate::kernels::elementwise::{broadcast_strides, for_each_chunk};
 use crate::op::{grads, ForwardCx, Grads, Op, VjpCx};
 use crate::ops::normal_kl_grad;
 use crate::scalar::Scalar;
@@ -137,11 +137,14 @@ impl<F: Scalar> Op<F> for NormalKl {
             // with the prior's terms hoisted, which vectorizes.
             let (mb, sb) = (mb[0], sb[0]);
             let (ln_sb, inv_sb) = (sb.ln(), F::one() / sb);
-            for ((o, &m), &s) in out.iter_mut().zip(ma).zip(sa) {
-                let dl = s.ln_v() - ln_sb;
-                let z = (m - mb) * inv_sb;
-                *o = half * z * z + scale_term(dl, s * inv_sb);
-            }
+            for_each_chunk(out, |start, out| {
+                let end = start + out.len();
+                for ((o, &m), &s) in out.iter_mut().zip(&ma[start..end]).zip(&sa[start..end]) {
+                    let dl = s.ln_v() - ln_sb;
+                    let z = (m - mb) * inv_sb;
+                    *o = half * z * z + scale_term(dl, s * inv_sb);
+                }
+            });
             return Ok(());
         }
         for_each_broadcast(dims, od, |i, [a, b, c, d]| {

@@ -16,6 +16,7 @@
 
 use crate::error::{OpFailure, ShapeError};
 use crate::graph::Tensor;
+use crate::kernels::elementwise::for_each_chunk;
 use crate::op::{ForwardCx, Grads, Op, VjpCx};
 use crate::ops::normal_kl::{broadcast_all, for_each_broadcast};
 use crate::ops::{expm1, log, square};
@@ -89,18 +90,22 @@ impl<F: Scalar> Op<F> for NormalKlGrad {
             let (mb, sb) = (mb[0], sb[0]);
             macro_rules! flat {
                 ($expr:expr) => {
-                    if gy.len() == n {
-                        for (((o, &m), &s), &g) in out.iter_mut().zip(ma).zip(sa).zip(gy) {
-                            let v = g * $expr(m, s);
-                            *o = if acc { *o + v } else { v };
+                    for_each_chunk(out, |start, out| {
+                        let r = start..start + out.len();
+                        let (ma, sa) = (&ma[r.clone()], &sa[r.clone()]);
+                        if gy.len() == n {
+                            for (((o, &m), &s), &g) in out.iter_mut().zip(ma).zip(sa).zip(&gy[r]) {
+                                let v = g * $expr(m, s);
+                                *o = if acc { *o + v } else { v };
+                            }
+                        } else {
+                            let g = gy[0];
+                            for ((o, &m), &s) in out.iter_mut().zip(ma).zip(sa) {
+                                let v = g * $expr(m, s);
+                                *o = if acc { *o + v } else { v };
+                            }
                         }
-                    } else {
-                        let g = gy[0];
-                        for ((o, &m), &s) in out.iter_mut().zip(ma).zip(sa) {
-                            let v = g * $expr(m, s);
-                            *o = if acc { *o + v } else { v };
-                        }
-                    }
+                    })
                 };
             }
             let inv = F::one() / sb;
