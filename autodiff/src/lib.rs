@@ -30,6 +30,7 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+mod active_wait;
 pub mod conv_geometry;
 pub mod elementwise;
 pub mod error;

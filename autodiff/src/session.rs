@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use smallvec::SmallVec;
 
+use crate::active_wait;
 use crate::error::RunError;
 use crate::kernels::ftz;
 use crate::op::ForwardCx;
@@ -184,7 +185,7 @@ impl<F: Scalar> Session<F> {
             self.parallel = self.pool.is_some() && self.any_parallel_kernel();
         }
         match self.pool.clone() {
-            Some(pool) if self.parallel => pool.install(|| self.execute(step, params, feeds)),
+            Some(pool) if self.parallel => active_wait::install(&pool, || self.execute(step, params, feeds)),
             _ => {
                 let saved = ftz::enable();
                 let r = crate::kernels::serial(|| self.execute(step, params, feeds));
@@ -372,7 +373,7 @@ impl<F: Scalar> Session<F> {
     /// between runs that should follow the session's threading, such as optimizer steps.
     pub fn in_context<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
         match &self.pool {
-            Some(pool) if self.parallel => pool.install(f),
+            Some(pool) if self.parallel => active_wait::install(pool, f),
             _ => {
                 let saved = ftz::enable();
                 let r = crate::kernels::serial(f);
