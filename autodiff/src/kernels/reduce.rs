@@ -3,6 +3,7 @@
 
 use smallvec::SmallVec;
 
+use super::{should_par, CHUNK};
 use crate::scalar::Scalar;
 
 /// Reduces `x` (dimensions `dims`) over the axes where `reduced[axis]` is true, into `out`
@@ -76,6 +77,10 @@ pub fn sum<F: Scalar>(x: &[F], dims: &[usize], reduced: &[bool], out: &mut [F]) 
     // Sum each row in f64 and fold the row sums into their outputs; with few outputs (a full
     // reduction) the fold stays in f64 too.
     let rows = x.len() / inner;
+    if out.len() == 1 {
+        out[0] = F::of(rows_sum(x, inner, 0, rows));
+        return;
+    }
     let mut os: SmallVec<[usize; 6]> = SmallVec::from_elem(0, r - 1);
     let mut acc = 1;
     for i in (0..r - 1).rev() {
@@ -113,6 +118,22 @@ pub fn sum<F: Scalar>(x: &[F], dims: &[usize], reduced: &[bool], out: &mut [F]) 
             *o = F::of(*w);
         }
     }
+}
+
+/// The `f64` sum of rows `[lo, hi)` (of `inner` values each): in order up to [`CHUNK`] values,
+/// and as the sum of the two halves above, which run in parallel where the kernel may split.
+/// The halves are cut at the same rows whatever the number of threads, so the bits are too.
+fn rows_sum<F: Scalar>(x: &[F], inner: usize, lo: usize, hi: usize) -> f64 {
+    if (hi - lo) * inner <= CHUNK || hi - lo == 1 {
+        return (lo..hi).map(|r| row_sum(&x[r * inner..(r + 1) * inner])).fold(0.0, |a, b| a + b);
+    }
+    let mid = lo + (hi - lo) / 2;
+    let (a, b) = if should_par((hi - lo) * inner) {
+        rayon::join(|| rows_sum(x, inner, lo, mid), || rows_sum(x, inner, mid, hi))
+    } else {
+        (rows_sum(x, inner, lo, mid), rows_sum(x, inner, mid, hi))
+    };
+    a + b
 }
 
 /// Independent `f64` accumulators of [`row_sum`]: enough to cover the latency of vector adds
@@ -195,5 +216,26 @@ mod tests {
         let mut o = vec![0.0; 1];
         reduce(&x, &[2, 3, 4], &[true, true, true], &mut o, f64::NEG_INFINITY, f64::max);
         assert_eq!(o, [23.0]);
+    }
+
+    #[test]
+    fn a_full_sum_splits_the_same_way_on_any_number_of_threads() {
+        // Σ_{i<n} i = n(n − 1)/2 = 7 199 940 000 for n = 300·400: every partial sum is an integer
+        // below 2⁵³, so exact in f64, and the result is that value rounded to f32 once.
+        let (rows, inner) = (300, 400);
+        let x: Vec<f32> = (0..rows * inner).map(|i| i as f32).collect();
+        let want = (rows * inner * (rows * inner - 1) / 2) as f64 as f32;
+        let mut bits = Vec::new();
+        for threads in [1, 2, 3] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let mut out = [0f32];
+            pool.install(|| sum(&x, &[rows, inner], &[true, true], &mut out));
+            assert_eq!(out[0], want);
+            // Fractional values round differently per grouping: the bits must still agree.
+            let y: Vec<f32> = (0..rows * inner).map(|i| ((i * 7919) % 1000) as f32 * 1e-3 + 0.1).collect();
+            pool.install(|| sum(&y, &[rows, inner], &[true, true], &mut out));
+            bits.push(out[0].to_bits());
+        }
+        assert!(bits.windows(2).all(|w| w[0] == w[1]), "{bits:?}");
     }
 }
