@@ -23,7 +23,9 @@ use crate::shape::Dims;
 /// How a session runs.
 #[derive(Clone, Debug, Default)]
 pub struct SessionOptions {
-    /// Threads for kernels. `None`: `RAYON_NUM_THREADS` if set, else the machine's cores.
+    /// Threads for kernels. `None`: `RAYON_NUM_THREADS` if set, else the machine's cores. With
+    /// more than one, the threads wait for work actively (spinning) while a run lasts, so that
+    /// short kernels can split their work at all; they park between runs.
     pub threads: Option<usize>,
     /// Check every computed value for NaN and infinity and report the first node producing one.
     pub check_finite: bool,
