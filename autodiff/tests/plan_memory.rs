@@ -3,47 +3,11 @@
 //! matrixmultiply allocates one packing buffer inside every GEMM call; that is the only
 //! allocation left in a run, and the test counts it exactly.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
 use autodiff::prelude::*;
-
-struct Counting;
-
-// Per thread, so tests running concurrently don't count each other. Sessions here use one
-// thread, so every kernel runs on the test's thread.
-thread_local! {
-    static ALLOCS: Cell<usize> = const { Cell::new(0) };
-}
-
-fn bump() {
-    let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-}
-
-// SAFETY: forwards to the system allocator, counting calls.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        bump();
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        bump();
-        unsafe { System.realloc(p, l, n) }
-    }
-}
+use autodiff::testing::{count_allocations, CountingAllocator};
 
 #[global_allocator]
-static A: Counting = Counting;
-
-fn count<R>(f: impl FnOnce() -> R) -> (R, usize) {
-    let before = ALLOCS.with(|c| c.get());
-    let r = f();
-    (r, ALLOCS.with(|c| c.get()) - before)
-}
+static ALLOC: CountingAllocator = CountingAllocator;
 
 fn one_thread<F: Scalar>(plan: Plan<F>) -> Session<F> {
     Session::with_options(plan, 1, SessionOptions { threads: Some(1), check_finite: false })
@@ -63,14 +27,14 @@ fn elementwise_and_reduction_runs_allocate_nothing() {
     let store = ParamStore::new(0);
     let big: Vec<f32> = (0..128 * 64).map(|i| (i % 13) as f32 * 0.1).collect();
     s.run(&store, &[("x", &big)]).unwrap();
-    let (_, n) = count(|| {
+    let (_, n) = count_allocations(|| {
         for _ in 0..3 {
             s.run(&store, &[("x", &big)]).unwrap();
         }
     });
     assert_eq!(n, 0, "steady-state runs allocated");
     // A smaller last batch fits in the buffers grown for the large one.
-    let (_, n) = count(|| s.run(&store, &[("x", &big[..37 * 64])]).map(|o| o.dims(1).to_vec()));
+    let (_, n) = count_allocations(|| s.run(&store, &[("x", &big[..37 * 64])]).map(|o| o.dims(1).to_vec()));
     assert_eq!(n, 1, "only the returned Vec of dims may allocate");
     let growths = s.buffer_growths();
     s.run(&store, &[("x", &big)]).unwrap();
@@ -94,7 +58,7 @@ fn training_step_allocates_only_inside_gemm() {
     let mut s = one_thread(plan);
     let xs: Vec<f32> = (0..16 * 32).map(|i| (i % 7) as f32 * 0.1).collect();
     s.run(&store, &[("x", &xs)]).unwrap();
-    let (_, n) = count(|| s.run(&store, &[("x", &xs)]).map(|_| ()).unwrap());
+    let (_, n) = count_allocations(|| s.run(&store, &[("x", &xs)]).map(|_| ()).unwrap());
     assert_eq!(n, matmuls, "one packing buffer per GEMM call and nothing else");
 }
 

@@ -2,49 +2,13 @@
 //! buffer, one per GEMM call: the session's buffers are reused, and Adam updates in place. A
 //! counting allocator wraps the system allocator.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
 use autodiff::optim::{Adam, Optimizer};
 use autodiff::prelude::*;
+use autodiff::testing::{count_allocations, CountingAllocator};
 use layers::{Activation, DenseFlipout, Likelihood, Model, Sequential};
 
-struct Counting;
-
-// Per thread, so tests running concurrently don't count each other; the session uses one
-// thread, so every kernel runs on the test's thread.
-thread_local! {
-    static ALLOCS: Cell<usize> = const { Cell::new(0) };
-}
-
-fn bump() {
-    let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-}
-
-// SAFETY: forwards to the system allocator, counting calls.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        bump();
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        bump();
-        unsafe { System.realloc(p, l, n) }
-    }
-}
-
 #[global_allocator]
-static A: Counting = Counting;
-
-fn count<R>(f: impl FnOnce() -> R) -> (R, usize) {
-    let before = ALLOCS.with(|c| c.get());
-    let r = f();
-    (r, ALLOCS.with(|c| c.get()) - before)
-}
+static ALLOC: CountingAllocator = CountingAllocator;
 
 #[test]
 fn a_flipout_training_step_allocates_only_inside_gemm() {
@@ -60,7 +24,7 @@ fn a_flipout_training_step_allocates_only_inside_gemm() {
     let mut adam = Adam::<f32>::new(1e-3);
     let mut grads: Vec<(ParamId, Vec<f32>)> = Vec::new();
     for step in 0..3 {
-        let (out, n) = count(|| session.run(model.store(), &[("x", &x), ("y", &y)]).unwrap());
+        let (out, n) = count_allocations(|| session.run(model.store(), &[("x", &x), ("y", &y)]).unwrap());
         if step == 2 {
             assert_eq!(n, gemms, "one packing buffer per GEMM call and nothing else");
         }
@@ -73,7 +37,7 @@ fn a_flipout_training_step_allocates_only_inside_gemm() {
         }
         let views: Vec<(ParamId, &[f32])> = grads.iter().map(|(id, g)| (*id, &g[..])).collect();
         let store = model.store_mut();
-        let (r, n) = count(|| adam.step(store, &views));
+        let (r, n) = count_allocations(|| adam.step(store, &views));
         r.unwrap();
         if step == 2 {
             assert_eq!(n, 0, "Adam's update allocated");
