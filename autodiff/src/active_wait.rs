@@ -23,26 +23,42 @@ pub(crate) fn install<R: Send>(pool: &ThreadPool, f: impl FnOnce() -> R + Send) 
     pool.install(|| {
         let done = AtomicBool::new(false);
         let runner = rayon::current_thread_index();
-        rayon::in_place_scope(|s| {
-            for _ in 1..threads {
-                s.spawn(|_| {
-                    // The running thread may pick a waiter up itself while it waits for a
-                    // stolen job; spinning there would keep the run from ever finishing.
-                    if rayon::current_thread_index() == runner {
-                        return;
-                    }
-                    while !done.load(Ordering::Acquire) {
-                        if rayon::yield_now() != Some(rayon::Yield::Executed) {
-                            std::hint::spin_loop();
-                        }
-                    }
-                });
-            }
-            let r = f();
-            done.store(true, Ordering::Release);
-            r
-        })
+        // `join` keeps its jobs on the stack, so a run still allocates nothing. The waiters are
+        // the offered half: idle threads steal the oldest job first, so they take the waiters
+        // before any half a kernel offers later.
+        let (r, ()) = rayon::join(
+            || {
+                let r = f();
+                done.store(true, Ordering::Release);
+                r
+            },
+            || waiters(threads - 1, &done, runner),
+        );
+        r
     })
+}
+
+/// `n` waiters, each on a thread of its own once stolen.
+fn waiters(n: usize, done: &AtomicBool, runner: Option<usize>) {
+    if n > 1 {
+        rayon::join(|| wait(done, runner), || waiters(n - 1, done, runner));
+    } else {
+        wait(done, runner);
+    }
+}
+
+/// Runs stolen jobs until `done`.
+fn wait(done: &AtomicBool, runner: Option<usize>) {
+    // The running thread picks a waiter up itself when no other thread took it before the run
+    // ended; one that started spinning there could keep a run from finishing.
+    if rayon::current_thread_index() == runner {
+        return;
+    }
+    while !done.load(Ordering::Acquire) {
+        if rayon::yield_now() != Some(rayon::Yield::Executed) {
+            std::hint::spin_loop();
+        }
+    }
 }
 
 #[cfg(test)]
