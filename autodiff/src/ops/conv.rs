@@ -32,7 +32,7 @@ use crate::op::{grads, ForwardCx, Grads, Op, VjpCx};
 use crate::ops::im2col::require_channels_last;
 use crate::ops::{conv_backprop_filter, conv_backprop_input, transpose};
 use crate::scalar::Scalar;
-use crate::shape::{Dim, Shape};
+use crate::shape::{Dim, Dims, Shape};
 
 /// Channels-last convolution of `x` with a TF-layout kernel.
 #[derive(Debug, Clone)]
@@ -129,6 +129,17 @@ pub fn conv3d<'g, F: Scalar>(
     conv_named("conv3d", x, kernel, &ConvGeometry::new(strides, dilation, padding, data_format))
 }
 
+/// The dims of a fixed-shape kernel `[k..., C_in, C_out]` for `r` spatial axes.
+pub(crate) fn fixed_kernel_dims(kernel: &Shape, r: usize) -> Result<Dims, ShapeError> {
+    match kernel.fixed_dims() {
+        Some(kd) if kernel.rank() == r + 2 => Ok(kd),
+        _ => Err(ShapeError::Custom(format!(
+            "kernel {kernel} must be a fixed [k..., C_in, C_out] of rank {} for {r} spatial axes",
+            r + 2
+        ))),
+    }
+}
+
 /// The kernel's window size and channel counts and the output lengths, after checking the
 /// kernel against `x`.
 pub(crate) fn check_conv(
@@ -137,15 +148,7 @@ pub(crate) fn check_conv(
     geometry: &ConvGeometry,
 ) -> Result<(Vec<usize>, usize, usize, Vec<usize>), ShapeError> {
     let r = geometry.rank();
-    let kd = match kernel.fixed_dims() {
-        Some(kd) if kernel.rank() == r + 2 => kd,
-        _ => {
-            return Err(ShapeError::Custom(format!(
-                "kernel {kernel} must be a fixed [k..., C_in, C_out] of rank {} for {r} spatial axes",
-                r + 2
-            )))
-        }
-    };
+    let kd = fixed_kernel_dims(kernel, r)?;
     let (ksize, c_in, c_out) = (kd[..r].to_vec(), kd[r], kd[r + 1]);
     let (axes, c) = geometry.infer(x, &ksize)?;
     if c != c_in {

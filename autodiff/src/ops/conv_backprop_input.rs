@@ -25,6 +25,7 @@ use crate::graph::Tensor;
 use crate::kernels::conv::Window;
 use crate::kernels::conv_gemm::{conv_backprop_input as kernel_backprop_input, ConvDims};
 use crate::op::{grads, ForwardCx, Grads, Op, VjpCx};
+use crate::ops::conv::fixed_kernel_dims;
 use crate::ops::im2col::require_channels_last;
 use crate::ops::{conv, conv_backprop_filter};
 use crate::scalar::Scalar;
@@ -47,15 +48,7 @@ impl<F: Scalar> Op<F> for ConvBackpropInput {
         require_channels_last(&self.geometry)?;
         let (gy, kernel) = (inputs[0], inputs[1]);
         let r = self.geometry.rank();
-        let kd = match kernel.fixed_dims() {
-            Some(kd) if kernel.rank() == r + 2 => kd,
-            _ => {
-                return Err(ShapeError::Custom(format!(
-                    "kernel {kernel} must be a fixed [k..., C_in, C_out] of rank {} for {r} spatial axes",
-                    r + 2
-                )))
-            }
-        };
+        let kd = fixed_kernel_dims(kernel, r)?;
         self.geometry.check(&kd[..r])?;
         if self.input_spatial.len() != r {
             return Err(ShapeError::Custom(format!(
