@@ -48,7 +48,7 @@ where
 /// epsilon (1.19e-7 in f32, 2.2e-16 in f64) keeps σ positive when softplus underflows.
 #[track_caller]
 pub fn scale_from_untransformed<F: Scalar>(rho: Tensor<'_, F>) -> Tensor<'_, F> {
-    softplus(rho) + F::EPS
+    softplus_low(rho, F::EPS)
 }
 
 /// The mean-field Normal posterior (TFP's `default_mean_field_normal_fn`): independent
