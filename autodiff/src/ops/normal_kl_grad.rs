@@ -19,7 +19,7 @@ use crate::graph::Tensor;
 use crate::kernels::elementwise::for_each_chunk;
 use crate::op::{ForwardCx, Grads, Op, VjpCx};
 use crate::ops::normal_kl::{broadcast_all, for_each_broadcast};
-use crate::ops::{expm1, log, square};
+use crate::ops::{broadcast_to, expm1, log, square};
 use crate::scalar::Scalar;
 use crate::shape::Shape;
 use std::sync::Arc;
@@ -138,6 +138,10 @@ impl<F: Scalar> Op<F> for NormalKlGrad {
             _ => -(square(z) + expm1((log(sa) - log(sb)) * F::of(2.0))) / sb,
         };
         let y = if self.addend { gy * partial + ins[5] } else { gy * partial };
+        // The partial may not involve every input (∂/∂σa has no μ), so the expression can be
+        // narrower than the op's output when the cotangent is a single value, as it is for a sum.
+        let shape = cx.output().shape();
+        let y = if y.shape() == shape { y } else { broadcast_to(y, shape) };
         crate::vjp(&[y], &[cx.grad_output()], &ins).into_iter().collect()
     }
 }
@@ -178,6 +182,20 @@ mod tests {
             check_grads(
                 move |_, x| normal_kl_grad(x[0], x[1], x[2], x[3], x[4], wrt),
                 &[Spec::new([3]), Spec::new([3]).domain(p), Spec::new([3]), Spec::new([1]).domain(p), Spec::new([3])],
+                2,
+            );
+            // A single cotangent for every element (the gradient of a summed KL) with inputs
+            // of different shapes: ∂/∂σa involves no μ, so its expression is narrower than the
+            // output and is broadcast before it is differentiated again.
+            check_grads(
+                move |_, x| normal_kl_grad(x[0], x[1], x[2], x[3], x[4], wrt),
+                &[
+                    Spec::new([2, 1]),
+                    Spec::new([3]).domain(p),
+                    Spec::new([2, 3]),
+                    Spec::new([1, 3]).domain(p),
+                    Spec::new(Shape::scalar()),
+                ],
                 2,
             );
         }
