@@ -13,8 +13,11 @@ use crate::op::{grads, ForwardCx, Grads, Op, VjpCx};
 use crate::scalar::Scalar;
 use crate::shape::Shape;
 
-/// A scalar function applied elementwise.
-pub trait UnaryElementwise<F: Scalar>: Debug + Send + Sync + 'static {
+/// A scalar function applied elementwise. Implementors are small `Copy` values (a unit struct,
+/// or the function's parameters): each kernel loop works on its own copy, so parameters stay in
+/// registers instead of being reloaded through a pointer on every element, which keeps the loop
+/// from vectorizing.
+pub trait UnaryElementwise<F: Scalar>: Debug + Copy + Send + Sync + 'static {
     /// The op's name.
     const NAME: &'static str;
     /// The function.
@@ -37,8 +40,10 @@ impl<F: Scalar, U: UnaryElementwise<F>> Op<F> for Unary<U> {
     }
     fn forward(&self, cx: &mut ForwardCx<'_, F>) -> Result<(), OpFailure> {
         let x = cx.input_opt(0);
-        let u = &self.0;
-        unary(x, cx.out(), |v| u.f(v));
+        // A copy, so the op's parameters are values in the kernel's loop rather than loads
+        // through a pointer the compiler cannot prove unaliased by the output.
+        let u = self.0;
+        unary(x, cx.out(), move |v| u.f(v));
         Ok(())
     }
     fn vjp<'g>(&self, cx: &VjpCx<'g, F>) -> Grads<'g, F> {
@@ -49,8 +54,9 @@ impl<F: Scalar, U: UnaryElementwise<F>> Op<F> for Unary<U> {
     }
 }
 
-/// A scalar function of two arguments, applied elementwise with NumPy broadcasting.
-pub trait BinaryElementwise<F: Scalar>: Debug + Send + Sync + 'static {
+/// A scalar function of two arguments, applied elementwise with NumPy broadcasting. `Copy` for
+/// the reason given at [`UnaryElementwise`].
+pub trait BinaryElementwise<F: Scalar>: Debug + Copy + Send + Sync + 'static {
     /// The op's name.
     const NAME: &'static str;
     /// The function.
@@ -87,8 +93,9 @@ impl<F: Scalar, U: BinaryElementwise<F>> Op<F> for Binary<U> {
             None => Operand::Out,
         };
         let dims = cx.out_dims();
-        let u = &self.0;
-        binary(a, b, cx.out(), dims, |x, y| u.f(x, y));
+        // A copy, as in `Unary`.
+        let u = self.0;
+        binary(a, b, cx.out(), dims, move |x, y| u.f(x, y));
         Ok(())
     }
     fn vjp<'g>(&self, cx: &VjpCx<'g, F>) -> Grads<'g, F> {
