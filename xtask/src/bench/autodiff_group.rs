@@ -1,4 +1,6 @@
-//! `autodiff` group: the matmul op against raw matrixmultiply, and the per-node overhead of a run.
+//! `autodiff` group: the matmul op against raw matrixmultiply, the kernels a Bayesian layer runs
+//! over every weight (at 1 and 2 threads, where a kernel that stops splitting or vectorizing
+//! shows), and the per-node overhead of a run.
 
 use autodiff::kernels::matmul::gemm_serial;
 use autodiff::prelude::*;
@@ -59,6 +61,49 @@ fn node_overhead_ns() -> f64 {
     us * 1e3 / nodes as f64
 }
 
+/// The number of weights of the mnist-mlp workload's first layer, 784×400.
+const WEIGHTS: usize = 784 * 400;
+
+/// The kernels a mean-field Bayesian layer runs over every weight on every step, each as a graph
+/// of one op on `WEIGHTS` values: `(name, builder)`.
+type PerWeight = (&'static str, for<'g> fn(&'g Graph<f32>, [Tensor<'g, f32>; 3]) -> Tensor<'g, f32>);
+
+const PER_WEIGHT: &[PerWeight] = &[
+    ("softplus_low", |_, [rho, _, _]| softplus_low(rho, f32::EPSILON)),
+    ("standard_normal", |g, _| g.random(autodiff::random::StandardNormal, [WEIGHTS], "eps")),
+    ("mul", |_, [_, sigma, gy]| sigma * gy),
+    ("normal_kl", |g, [mu, sigma, _]| normal_kl(mu, sigma, g.scalar(0.0), g.scalar(1.0))),
+    ("normal_kl_grad", |g, [mu, sigma, gy]| normal_kl_grad(mu, sigma, g.scalar(0.0), g.scalar(1.0), gy, 1)),
+    ("softplus_grad", |_, [rho, _, gy]| softplus_grad(rho, gy)),
+];
+
+/// Time per value of one per-weight kernel with `threads` kernel threads, in ns.
+fn per_weight_ns(build: for<'g> fn(&'g Graph<f32>, [Tensor<'g, f32>; 3]) -> Tensor<'g, f32>, threads: usize) -> f64 {
+    let g = Graph::<f32>::new();
+    let xs = ["mu", "sigma", "gy"].map(|name| g.input(name, [WEIGHTS]));
+    let plan = g.compile(&[build(&g, xs)]).unwrap();
+    let mut s = Session::with_options(plan, 0, SessionOptions { threads: Some(threads), check_finite: false });
+    // Values of a layer at initialisation: μ ~ ±0.1, ρ ≈ −3 (σ ≈ 0.05), cotangents ~ ±1.
+    let mu: Vec<f32> = (0..WEIGHTS).map(|i| ((i * 7919) % 2001) as f32 / 10000.0 - 0.1).collect();
+    let sigma: Vec<f32> = (0..WEIGHTS).map(|i| -3.0 + ((i * 104729) % 2001) as f32 / 10000.0).collect();
+    let gy: Vec<f32> = (0..WEIGHTS).map(|i| ((i * 15485863) % 2001) as f32 / 1000.0 - 1.0).collect();
+    let store = ParamStore::new(0);
+    let feeds: Vec<(&str, &[f32])> = s
+        .plan()
+        .input_names()
+        .iter()
+        .map(|n| match &**n {
+            "mu" => ("mu", &mu[..]),
+            "sigma" => ("sigma", &sigma[..]),
+            _ => ("gy", &gy[..]),
+        })
+        .collect();
+    let us = median_us(20, 200, || {
+        s.run(&store, &feeds).unwrap();
+    });
+    us * 1e3 / WEIGHTS as f64
+}
+
 pub fn run() -> Json {
     println!("autodiff: matmul op vs raw matrixmultiply (f32, GFLOP/s; raw = single-threaded sgemm)");
     println!("{:>16} {:>8} {:>10} {:>10} {:>8}", "shape", "threads", "op", "raw", "op/raw");
@@ -77,7 +122,25 @@ pub fn run() -> Json {
             ]));
         }
     }
+    println!("per-weight kernels over {WEIGHTS} values (ns per value; scaling = 1 thread / 2 threads)");
+    println!("{:>16} {:>10} {:>10} {:>8}", "op", "1 thread", "2 threads", "scaling");
+    let mut per_weight = Vec::new();
+    for &(name, build) in PER_WEIGHT {
+        let (one, two) = (per_weight_ns(build, 1), per_weight_ns(build, 2));
+        println!("{name:>16} {one:>10.3} {two:>10.3} {:>8.2}", one / two);
+        for (threads, ns) in [(1, one), (2, two)] {
+            per_weight.push(Json::obj(vec![
+                ("op", Json::Str(name.into())),
+                ("threads", Json::Int(threads)),
+                ("ns_per_value", Json::Num(ns)),
+            ]));
+        }
+    }
     let overhead = node_overhead_ns();
     println!("per-node overhead of a run: {overhead:.1} ns/node (1,000 elementwise nodes on [16])");
-    Json::obj(vec![("matmul", Json::Arr(rows)), ("node_overhead_ns", Json::Num(overhead))])
+    Json::obj(vec![
+        ("matmul", Json::Arr(rows)),
+        ("per_weight", Json::Arr(per_weight)),
+        ("node_overhead_ns", Json::Num(overhead)),
+    ])
 }
