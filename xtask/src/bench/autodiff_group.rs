@@ -65,39 +65,40 @@ fn node_overhead_ns() -> f64 {
 const WEIGHTS: usize = 784 * 400;
 
 /// The kernels a mean-field Bayesian layer runs over every weight on every step, each as a graph
-/// of one op on `WEIGHTS` values: `(name, builder)`.
-type PerWeight = (&'static str, for<'g> fn(&'g Graph<f32>, [Tensor<'g, f32>; 3]) -> Tensor<'g, f32>);
+/// of one op on `WEIGHTS` values of `[μ, ρ, σ, cotangent]`: `(name, builder)`.
+type PerWeight = (&'static str, for<'g> fn(&'g Graph<f32>, [Tensor<'g, f32>; 4]) -> Tensor<'g, f32>);
 
 const PER_WEIGHT: &[PerWeight] = &[
-    ("softplus_low", |_, [rho, _, _]| softplus_low(rho, f32::EPSILON)),
+    ("softplus_low", |_, [_, rho, _, _]| softplus_low(rho, f32::EPSILON)),
     ("standard_normal", |g, _| g.random(autodiff::random::StandardNormal, [WEIGHTS], "eps")),
-    ("mul", |_, [_, sigma, gy]| sigma * gy),
-    ("normal_kl", |g, [mu, sigma, _]| normal_kl(mu, sigma, g.scalar(0.0), g.scalar(1.0))),
-    ("normal_kl_grad", |g, [mu, sigma, gy]| normal_kl_grad(mu, sigma, g.scalar(0.0), g.scalar(1.0), gy, 1)),
-    ("softplus_grad", |_, [rho, _, gy]| softplus_grad(rho, gy)),
+    ("mul", |_, [_, _, sigma, gy]| sigma * gy),
+    ("normal_kl", |g, [mu, _, sigma, _]| normal_kl(mu, sigma, g.scalar(0.0), g.scalar(1.0))),
+    ("normal_kl_grad", |g, [mu, _, sigma, gy]| normal_kl_grad(mu, sigma, g.scalar(0.0), g.scalar(1.0), gy, 1)),
+    ("softplus_grad", |_, [_, rho, _, gy]| softplus_grad(rho, gy)),
 ];
 
 /// Time per value of one per-weight kernel with `threads` kernel threads, in ns.
-fn per_weight_ns(build: for<'g> fn(&'g Graph<f32>, [Tensor<'g, f32>; 3]) -> Tensor<'g, f32>, threads: usize) -> f64 {
+fn per_weight_ns(build: for<'g> fn(&'g Graph<f32>, [Tensor<'g, f32>; 4]) -> Tensor<'g, f32>, threads: usize) -> f64 {
+    const NAMES: [&str; 4] = ["mu", "rho", "sigma", "gy"];
     let g = Graph::<f32>::new();
-    let xs = ["mu", "sigma", "gy"].map(|name| g.input(name, [WEIGHTS]));
-    let plan = g.compile(&[build(&g, xs)]).unwrap();
+    let plan = g.compile(&[build(&g, NAMES.map(|name| g.input(name, [WEIGHTS])))]).unwrap();
     let mut s = Session::with_options(plan, 0, SessionOptions { threads: Some(threads), check_finite: false });
-    // Values of a layer at initialisation: μ ~ ±0.1, ρ ≈ −3 (σ ≈ 0.05), cotangents ~ ±1.
-    let mu: Vec<f32> = (0..WEIGHTS).map(|i| ((i * 7919) % 2001) as f32 / 10000.0 - 0.1).collect();
-    let sigma: Vec<f32> = (0..WEIGHTS).map(|i| -3.0 + ((i * 104729) % 2001) as f32 / 10000.0).collect();
-    let gy: Vec<f32> = (0..WEIGHTS).map(|i| ((i * 15485863) % 2001) as f32 / 1000.0 - 1.0).collect();
-    let store = ParamStore::new(0);
-    let feeds: Vec<(&str, &[f32])> = s
-        .plan()
-        .input_names()
+    // A layer at initialisation: μ ~ ±0.1, ρ ≈ −3 ± 0.1, σ = softplus(ρ) ≈ 0.05; cotangents ~ ±1.
+    let spread = |i: usize, salt: usize| ((i * salt) % 2001) as f32 / 1000.0 - 1.0;
+    let mu: Vec<f32> = (0..WEIGHTS).map(|i| 0.1 * spread(i, 7919)).collect();
+    let rho: Vec<f32> = (0..WEIGHTS).map(|i| -3.0 + 0.1 * spread(i, 104729)).collect();
+    let sigma: Vec<f32> = rho.iter().map(|r| r.exp().ln_1p()).collect();
+    let gy: Vec<f32> = (0..WEIGHTS).map(|i| spread(i, 15485863)).collect();
+    let values = [&mu, &rho, &sigma, &gy];
+    let names = s.plan().input_names();
+    let feeds: Vec<(&str, &[f32])> = names
         .iter()
-        .map(|n| match &**n {
-            "mu" => ("mu", &mu[..]),
-            "sigma" => ("sigma", &sigma[..]),
-            _ => ("gy", &gy[..]),
+        .map(|n| {
+            let k = NAMES.iter().position(|m| **n == **m).expect("an input of the kernel's graph");
+            (NAMES[k], &values[k][..])
         })
         .collect();
+    let store = ParamStore::new(0);
     let us = median_us(20, 200, || {
         s.run(&store, &feeds).unwrap();
     });
