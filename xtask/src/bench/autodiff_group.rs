@@ -64,11 +64,11 @@ fn node_overhead_ns() -> f64 {
 /// The number of weights of the mnist-mlp workload's first layer, 784×400.
 const WEIGHTS: usize = 784 * 400;
 
-/// The kernels a mean-field Bayesian layer runs over every weight on every step, each as a graph
-/// of one op on `WEIGHTS` values of `[μ, ρ, σ, cotangent]`: `(name, builder)`.
-type PerWeight = (&'static str, for<'g> fn(&'g Graph<f32>, [Tensor<'g, f32>; 4]) -> Tensor<'g, f32>);
+/// Builds a graph of one op on `WEIGHTS` values of `[μ, ρ, σ, cotangent]`.
+type Build = for<'g> fn(&'g Graph<f32>, [Tensor<'g, f32>; 4]) -> Tensor<'g, f32>;
 
-const PER_WEIGHT: &[PerWeight] = &[
+/// The kernels a mean-field Bayesian layer runs over every weight on every step.
+const PER_WEIGHT: &[(&str, Build)] = &[
     ("softplus_low", |_, [_, rho, _, _]| softplus_low(rho, f32::EPSILON)),
     ("standard_normal", |g, _| g.random(autodiff::random::StandardNormal, [WEIGHTS], "eps")),
     ("mul", |_, [_, _, sigma, gy]| sigma * gy),
@@ -78,7 +78,7 @@ const PER_WEIGHT: &[PerWeight] = &[
 ];
 
 /// Time per value of one per-weight kernel with `threads` kernel threads, in ns.
-fn per_weight_ns(build: for<'g> fn(&'g Graph<f32>, [Tensor<'g, f32>; 4]) -> Tensor<'g, f32>, threads: usize) -> f64 {
+fn per_weight_ns(build: Build, threads: usize) -> f64 {
     const NAMES: [&str; 4] = ["mu", "rho", "sigma", "gy"];
     let g = Graph::<f32>::new();
     let plan = g.compile(&[build(&g, NAMES.map(|name| g.input(name, [WEIGHTS])))]).unwrap();
