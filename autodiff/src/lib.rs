@@ -30,7 +30,6 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
-mod active_wait;
 pub mod conv_geometry;
 pub mod elementwise;
 pub mod error;
@@ -48,6 +47,7 @@ pub mod rng;
 pub mod scalar;
 mod session;
 pub mod shape;
+pub mod team;
 mod tensor;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -60,8 +60,9 @@ pub use params::{Init, ParamId, ParamStore};
 pub use plan::Plan;
 pub use profile::{Profile, ProfileEntry};
 pub use scalar::Scalar;
-pub use session::{default_threads, kernel_pool, Outputs, Session, SessionOptions};
+pub use session::{default_threads, Outputs, Session, SessionOptions};
 pub use shape::{Dim, Shape, B};
+pub use team::KernelTeam;
 
 /// Everything needed to build, differentiate and run graphs.
 pub mod prelude {

@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use smallvec::SmallVec;
 
-use crate::active_wait;
 use crate::error::RunError;
 use crate::kernels::ftz;
 use crate::op::ForwardCx;
@@ -19,13 +18,15 @@ use crate::profile::{Profile, ProfileEntry};
 use crate::random::fill_blocks;
 use crate::scalar::Scalar;
 use crate::shape::Dims;
+use crate::team::KernelTeam;
 
 /// How a session runs.
 #[derive(Clone, Debug, Default)]
 pub struct SessionOptions {
-    /// Threads for kernels. `None`: `RAYON_NUM_THREADS` if set, else the machine's cores. With
-    /// more than one, the threads wait for work actively (spinning) while a run lasts, so that
-    /// short kernels can split their work at all; they park between runs.
+    /// Threads for kernels, the thread calling `run` included. `None`: `RAYON_NUM_THREADS` if
+    /// set, else the machine's cores. With more than one, the session's helper threads wait for
+    /// work actively (spinning) while a run lasts, so that short kernels can split their work at
+    /// all, and for [`GRACE`](crate::team::GRACE) after it; then they sleep.
     pub threads: Option<usize>,
     /// Check every computed value for NaN and infinity and report the first node producing one.
     pub check_finite: bool,
@@ -49,13 +50,13 @@ pub struct Session<F: Scalar> {
     dims: Vec<Dims>,
     batch: Option<usize>,
     feed_index: Vec<usize>,
-    pool: Option<Arc<rayon::ThreadPool>>,
+    team: Option<Arc<KernelTeam>>,
     check_finite: bool,
     allocations: usize,
     /// Per-step timings while profiling is on.
     profile: Option<Profile>,
     /// Whether any kernel at the current batch size is large enough to split across threads;
-    /// if none is, runs stay on the caller's thread instead of paying the pool's hand-off.
+    /// if none is, runs stay on the caller's thread without waking the team's helpers.
     parallel: bool,
 }
 
@@ -63,20 +64,6 @@ impl<F: Scalar> std::fmt::Debug for Session<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Session(seed {}, next step {}, {:?})", self.seed, self.next_step, self.plan)
     }
-}
-
-/// A thread pool whose threads flush denormals to zero, for sharing between sessions.
-pub fn kernel_pool(threads: usize) -> Arc<rayon::ThreadPool> {
-    Arc::new(
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .thread_name(|i| format!("autodiff-kernel-{i}"))
-            .start_handler(|_| {
-                ftz::enable();
-            })
-            .build()
-            .expect("failed to start kernel threads"),
-    )
 }
 
 impl<F: Scalar> Session<F> {
@@ -88,16 +75,18 @@ impl<F: Scalar> Session<F> {
     /// A session with explicit options.
     pub fn with_options(plan: Plan<F>, seed: u64, opts: SessionOptions) -> Self {
         let threads = opts.threads.unwrap_or_else(default_threads);
-        let pool = (threads > 1).then(|| kernel_pool(threads));
-        Self::build(plan, seed, pool, opts.check_finite)
+        let team = (threads > 1).then(|| KernelTeam::new(threads));
+        Self::build(plan, seed, team, opts.check_finite)
     }
 
-    /// A session running its kernels on a shared pool (see [`kernel_pool`]).
-    pub fn with_pool(plan: Plan<F>, seed: u64, pool: Arc<rayon::ThreadPool>) -> Self {
-        Self::build(plan, seed, Some(pool), false)
+    /// A session splitting its kernels across a shared team. Sessions on one team may run from
+    /// different threads; a run that finds the team busy with another thread's run runs on its
+    /// own thread.
+    pub fn with_team(plan: Plan<F>, seed: u64, team: Arc<KernelTeam>) -> Self {
+        Self::build(plan, seed, Some(team), false)
     }
 
-    fn build(plan: Plan<F>, seed: u64, pool: Option<Arc<rayon::ThreadPool>>, check_finite: bool) -> Self {
+    fn build(plan: Plan<F>, seed: u64, team: Option<Arc<KernelTeam>>, check_finite: bool) -> Self {
         let n_slots = plan.inner.n_slots;
         let n_steps = plan.inner.steps.len();
         let n_feeds = plan.inner.feeds.len();
@@ -109,7 +98,7 @@ impl<F: Scalar> Session<F> {
             dims: vec![Dims::new(); n_steps],
             batch: None,
             feed_index: vec![usize::MAX; n_feeds],
-            pool,
+            team,
             check_finite,
             allocations: 0,
             profile: None,
@@ -184,10 +173,10 @@ impl<F: Scalar> Session<F> {
                 s.shape.resolve_into(batch, d);
             }
             self.batch = Some(batch);
-            self.parallel = self.pool.is_some() && self.any_parallel_kernel();
+            self.parallel = self.team.is_some() && self.any_parallel_kernel();
         }
-        match self.pool.clone() {
-            Some(pool) if self.parallel => active_wait::install(&pool, || self.execute(step, params, feeds)),
+        match self.team.clone() {
+            Some(team) if self.parallel => team.lead(|| self.execute(step, params, feeds)),
             _ => {
                 let saved = ftz::enable();
                 let r = crate::kernels::serial(|| self.execute(step, params, feeds));
@@ -368,14 +357,15 @@ impl<F: Scalar> Session<F> {
         Ok(())
     }
 
-    /// Runs `f` in this session's threading context: on its kernel pool, or confined to the
+    /// Runs `f` in this session's threading context: on the calling thread, leading the
+    /// session's kernel team, or confined to the
     /// calling thread (with denormals flushed) for a single-threaded session, or when no
     /// kernel of the last run's batch size was large enough to split (then neither are the
     /// parameters an optimizer updates). Use it for work
     /// between runs that should follow the session's threading, such as optimizer steps.
     pub fn in_context<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
-        match &self.pool {
-            Some(pool) if self.parallel => active_wait::install(pool, f),
+        match &self.team {
+            Some(team) if self.parallel => team.lead(f),
             _ => {
                 let saved = ftz::enable();
                 let r = crate::kernels::serial(f);

@@ -109,19 +109,17 @@ fn random_leaf_moments() {
 }
 
 #[test]
-fn small_runs_stay_on_the_callers_thread() {
-    // Nothing in a 32×8 graph reaches a kernel's threshold for splitting work, so a two-thread
-    // session runs it (and work in its context, such as an optimizer step) on the caller's
-    // thread; at batch 256 the same plan runs on its kernel pool.
+fn small_runs_leave_the_team_asleep() {
+    // Nothing in a 1×300·300×8 graph reaches a kernel's threshold for splitting work, so a
+    // two-thread session runs it (and work in its context, such as an optimizer step) with
+    // kernels confined to the caller's thread; at batch 256 the same plan splits across its team.
     let g = Graph::<f32>::new();
     let x = g.batched_input("x", &[300]);
     let w = g.random(StandardNormal, [300, 8], "w");
     let y = matmul(x, w).sum_all();
     let mut s =
         Session::with_options(g.compile(&[y]).unwrap(), 1, SessionOptions { threads: Some(2), check_finite: false });
-    let on_pool = |s: &Session<f32>| {
-        s.in_context(|| std::thread::current().name().is_some_and(|n| n.starts_with("autodiff-kernel")))
-    };
+    let on_pool = |s: &Session<f32>| s.in_context(autodiff::kernels::threads) == 2;
     let x: Vec<f32> = (0..256 * 300).map(|i| (i % 7) as f32).collect();
     s.run(&ParamStore::new(0), &[("x", &x[..300])]).unwrap();
     assert!(!on_pool(&s));

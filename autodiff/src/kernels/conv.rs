@@ -11,12 +11,12 @@
 //! `outer` blocks, inside which the accumulation order is fixed. Either way results are
 //! bit-identical for any number of threads.
 
-use rayon::prelude::*;
 use smallvec::SmallVec;
 
 use super::{should_par, CHUNK};
 use crate::conv_geometry::SpatialAxis;
 use crate::scalar::Scalar;
+use crate::team::for_each_chunk_mut;
 
 /// Up to three resolved spatial axes, padded in front with [`SpatialAxis::UNIT`].
 #[derive(Clone, Copy, Debug)]
@@ -133,7 +133,7 @@ fn for_blocks<F: Send>(out: &mut [F], block: usize, f: impl Fn(usize, &mut [F]) 
     }
     if should_par(out.len()) {
         let per = (CHUNK / block).max(1);
-        out.par_chunks_mut(per * block).enumerate().for_each(|(c, chunk)| {
+        for_each_chunk_mut(out, per * block, |c, chunk| {
             for (j, b) in chunk.chunks_exact_mut(block).enumerate() {
                 f(c * per + j, b);
             }
@@ -171,7 +171,7 @@ fn for_outer<F: Send>(out: &mut [F], per_outer: usize, work: usize, f: impl Fn(u
     let outer = out.len() / per_outer;
     if outer > 1 && should_par(work) {
         let per = (CHUNK / per_outer).max(1);
-        out.par_chunks_mut(per * per_outer).enumerate().for_each(|(c, chunk)| f(c * per, chunk));
+        for_each_chunk_mut(out, per * per_outer, |c, chunk| f(c * per, chunk));
     } else {
         f(0, out);
     }
@@ -430,7 +430,7 @@ pub fn im2col<F: Scalar>(x: &[F], outer: usize, w: &Window, c: usize, out: &mut 
     }
     if should_par(out.len()) {
         let per = (CHUNK / block).max(1);
-        out.par_chunks_mut(per * block).enumerate().for_each(|(i, rows)| im2col_rows(x, w, c, i * per, rows));
+        for_each_chunk_mut(out, per * block, |i, rows| im2col_rows(x, w, c, i * per, rows));
     } else {
         im2col_rows(x, w, c, 0, out);
     }
@@ -817,8 +817,8 @@ mod tests {
         let nc = outer * w.out_size() * w.taps_per_window() * c;
         let cv = pseudo(nc, 7);
         let run = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-            pool.install(|| {
+            let pool = crate::team::KernelTeam::new(threads);
+            pool.lead(|| {
                 let mut cols = vec![0.0; nc];
                 im2col(&x, outer, &w, c, &mut cols);
                 let mut back = vec![0.0; x.len()];

@@ -29,12 +29,11 @@
 use std::any::Any;
 use std::cell::RefCell;
 
-use rayon::prelude::*;
-
 use super::conv::{col2im_rows, im2col_rows, Window};
 use super::matmul::{gemm, MatRef};
 use super::{serial, should_par, threads, CHUNK};
 use crate::scalar::Scalar;
+use crate::team::for_each_chunk_mut;
 
 /// Largest block of patches, in elements: 1 MiB of `f32`, inside a core's private cache
 /// alongside the GEMM's packed panels.
@@ -192,7 +191,7 @@ pub fn conv_forward<F: Scalar>(x: &[F], kernel: &[F], d: &ConvDims<'_>, y: &mut 
         });
     };
     if d.parallel() && rows > br {
-        y.par_chunks_mut(br * c_out).enumerate().for_each(|(b, yb)| serial(|| run(b, yb)));
+        for_each_chunk_mut(y, br * c_out, |b, yb| serial(|| run(b, yb)));
     } else {
         y.chunks_mut(br * c_out).enumerate().for_each(|(b, yb)| run(b, yb));
     }
@@ -230,7 +229,7 @@ pub fn conv_backprop_input<F: Scalar>(gy: &[F], kernel: &[F], d: &ConvDims<'_>, 
         });
     };
     if d.parallel() && d.outer > per {
-        gx.par_chunks_mut(per * in_block).enumerate().for_each(|(i, chunk)| serial(|| run(i * per, chunk)));
+        for_each_chunk_mut(gx, per * in_block, |i, chunk| serial(|| run(i * per, chunk)));
     } else {
         gx.chunks_mut(per * in_block).enumerate().for_each(|(i, chunk)| run(i * per, chunk));
     }
@@ -287,7 +286,7 @@ pub fn conv_backprop_filter<F: Scalar>(x: &[F], gy: &[F], d: &ConvDims<'_>, gk: 
     }
     with_scratch(1, parts * kn, |partial: &mut [F]| {
         if d.parallel() {
-            partial.par_chunks_mut(kn).enumerate().for_each(|(p, acc)| serial(|| run(p, acc)));
+            for_each_chunk_mut(partial, kn, |p, acc| serial(|| run(p, acc)));
         } else {
             partial.chunks_mut(kn).enumerate().for_each(|(p, acc)| run(p, acc));
         }
@@ -302,7 +301,7 @@ pub fn conv_backprop_filter<F: Scalar>(x: &[F], gy: &[F], d: &ConvDims<'_>, gk: 
             }
         };
         if d.parallel() && should_par(kn) {
-            gk.par_chunks_mut(CHUNK).enumerate().for_each(|(i, out)| sum(i * CHUNK, out));
+            for_each_chunk_mut(gk, CHUNK, |i, out| sum(i * CHUNK, out));
         } else {
             sum(0, gk);
         }
@@ -517,8 +516,8 @@ mod tests {
         let kern: Vec<f32> = pseudo(d.k() * c_out, 5).iter().map(|&v| v as f32).collect();
         let gy: Vec<f32> = pseudo(d.rows() * c_out, 6).iter().map(|&v| v as f32).collect();
         let run = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-            pool.install(|| {
+            let pool = crate::team::KernelTeam::new(threads);
+            pool.lead(|| {
                 let mut y = vec![0.0f32; d.rows() * c_out];
                 conv_forward(&x, &kern, &d, &mut y);
                 let mut gx = vec![0.0f32; x.len()];

@@ -4,9 +4,8 @@
 //! computed by the same expression whatever the chunking, so results are bit-identical for any
 //! number of threads.
 
-use rayon::prelude::*;
-
 use super::{should_par, CHUNK};
+use crate::team::for_each_chunk_mut;
 
 /// `out[i] = f(x[i])`. If `x` is `None`, the input already lives in `out` (in place).
 pub fn unary<F, Fn1>(x: Option<&[F]>, out: &mut [F], f: Fn1)
@@ -19,8 +18,8 @@ where
         Some(x) => {
             debug_assert_eq!(x.len(), n);
             if should_par(n) {
-                out.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).for_each(|(o, x)| {
-                    for (o, &x) in o.iter_mut().zip(x) {
+                for_each_chunk_mut(out, CHUNK, |c, o| {
+                    for (o, &x) in o.iter_mut().zip(&x[c * CHUNK..]) {
                         *o = f(x);
                     }
                 });
@@ -32,7 +31,7 @@ where
         }
         None => {
             if should_par(n) {
-                out.par_chunks_mut(CHUNK).for_each(|o| o.iter_mut().for_each(|v| *v = f(*v)));
+                for_each_chunk_mut(out, CHUNK, |_, o| o.iter_mut().for_each(|v| *v = f(*v)));
             } else {
                 out.iter_mut().for_each(|v| *v = f(*v));
             }
@@ -46,7 +45,7 @@ where
 /// expression gives the same bits for any number of threads.
 pub fn for_each_chunk<F: Send>(out: &mut [F], f: impl Fn(usize, &mut [F]) + Sync) {
     if should_par(out.len()) {
-        out.par_chunks_mut(CHUNK).enumerate().for_each(|(c, o)| f(c * CHUNK, o));
+        for_each_chunk_mut(out, CHUNK, |c, o| f(c * CHUNK, o));
     } else {
         f(0, out);
     }
@@ -156,7 +155,7 @@ where
     }
     if should_par(n) && inner > 0 {
         let rows_per_chunk = (CHUNK / inner).max(1);
-        out.par_chunks_mut(rows_per_chunk * inner).enumerate().for_each(|(c, o)| row(o, c * rows_per_chunk * inner));
+        for_each_chunk_mut(out, rows_per_chunk * inner, |c, o| row(o, c * rows_per_chunk * inner));
     } else {
         row(out, 0);
     }
@@ -305,7 +304,7 @@ fn flat<F: Copy + Send + Sync, Fn2: Fn(F, F) -> F + Sync>(
         }
     };
     if should_par(n) {
-        out.par_chunks_mut(CHUNK).enumerate().for_each(|(c, o)| go(o, c * CHUNK));
+        for_each_chunk_mut(out, CHUNK, |c, o| go(o, c * CHUNK));
     } else {
         go(out, 0);
     }
@@ -323,7 +322,7 @@ fn flat_scalar_rhs<F: Copy + Send + Sync, Fn2: Fn(F, F) -> F + Sync>(a: Operand<
         Operand::Out => o.iter_mut().for_each(|o| *o = f(*o, y)),
     };
     if should_par(n) {
-        out.par_chunks_mut(CHUNK).enumerate().for_each(|(c, o)| go(o, c * CHUNK));
+        for_each_chunk_mut(out, CHUNK, |c, o| go(o, c * CHUNK));
     } else {
         go(out, 0);
     }
@@ -341,7 +340,7 @@ fn flat_scalar_lhs<F: Copy + Send + Sync, Fn2: Fn(F, F) -> F + Sync>(x: F, b: Op
         Operand::Out => o.iter_mut().for_each(|o| *o = f(x, *o)),
     };
     if should_par(n) {
-        out.par_chunks_mut(CHUNK).enumerate().for_each(|(c, o)| go(o, c * CHUNK));
+        for_each_chunk_mut(out, CHUNK, |c, o| go(o, c * CHUNK));
     } else {
         go(out, 0);
     }

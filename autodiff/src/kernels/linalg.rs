@@ -4,13 +4,14 @@
 //! Every matrix of a batch is computed by the same serial code whatever the threading, so
 //! results are bit-identical for any number of threads.
 
-use rayon::prelude::*;
+use std::sync::Mutex;
 
 use super::CHUNK;
 use crate::scalar::Scalar;
+use crate::team::for_each_chunk_mut;
 
 /// Calls `f(b, m)` for each consecutive block `m` of `size` elements of `out` (matrix `b` of a
-/// batch), on rayon threads when `work` (an estimate of the multiply-adds) is at least
+/// batch), split across threads when `work` (an estimate of the multiply-adds) is at least
 /// [`PAR_MIN`](super::PAR_MIN). Returns the failure of the lowest-numbered failing block, so the reported error
 /// does not depend on the number of threads. Does nothing when `size` is 0.
 pub fn for_each_matrix<F, E, Fun>(out: &mut [F], size: usize, work: usize, f: Fun) -> Result<(), (usize, E)>
@@ -24,13 +25,21 @@ where
     }
     let count = out.len() / size;
     if count > 1 && super::should_par(work) {
-        let first = out
-            .par_chunks_mut(size)
-            .with_min_len((CHUNK / size).max(1))
-            .enumerate()
-            .filter_map(|(b, m)| f(b, m).err().map(|e| (b, e)))
-            .min_by_key(|(b, _)| *b);
-        return match first {
+        // Whole matrices per part, at least CHUNK elements' worth.
+        let per = (CHUNK / size).max(1);
+        let first: Mutex<Option<(usize, E)>> = Mutex::new(None);
+        for_each_chunk_mut(out, per * size, |c, ms| {
+            for (j, m) in ms.chunks_mut(size).enumerate() {
+                if let Err(e) = f(c * per + j, m) {
+                    let mut first = first.lock().unwrap_or_else(|e| e.into_inner());
+                    if first.as_ref().is_none_or(|(b, _)| c * per + j < *b) {
+                        *first = Some((c * per + j, e));
+                    }
+                    return;
+                }
+            }
+        });
+        return match first.into_inner().unwrap_or_else(|e| e.into_inner()) {
             Some(e) => Err(e),
             None => Ok(()),
         };

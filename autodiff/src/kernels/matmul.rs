@@ -1,5 +1,5 @@
-//! The one place with `unsafe`: a safe, bounds-checked wrapper over matrixmultiply's strided
-//! SIMD-blocked GEMM, split over rayon threads by row or column blocks.
+//! A safe, bounds-checked wrapper over matrixmultiply's strided
+//! SIMD-blocked GEMM, split across a session's threads by row or column blocks.
 //!
 //! Splitting never changes the order of the k-sum of any output element, so results are
 //! bit-identical for any number of threads. matrixmultiply's own threading scales poorly on
@@ -7,6 +7,7 @@
 #![allow(unsafe_code)]
 
 use crate::scalar::Scalar;
+use crate::team::for_each;
 
 /// A matrix view: a slice with a row and a column stride (in elements).
 #[derive(Clone, Copy, Debug)]
@@ -95,26 +96,15 @@ pub fn gemm<F: Scalar>(a: MatRef<'_, F>, b: MatRef<'_, F>, beta: F, c: &mut [F])
         run(0, m, 0, n);
         return;
     }
-    // Split the longer side into aligned blocks, one per thread. `join` keeps the jobs on the
-    // stack, so a threaded product allocates nothing of its own.
+    // Split the longer side into aligned blocks, one per thread; the calling thread takes the
+    // first, which is the largest.
     if n >= m {
         let step = n.div_ceil(threads).next_multiple_of(16).min(n);
-        split(0, n, step, &|j0, j1| run(0, m, j0, j1));
+        for_each(n.div_ceil(step), &|b| run(0, m, b * step, ((b + 1) * step).min(n)));
     } else {
         let step = m.div_ceil(threads).next_multiple_of(8).min(m);
-        split(0, m, step, &|i0, i1| run(i0, i1, 0, n));
+        for_each(m.div_ceil(step), &|b| run(b * step, ((b + 1) * step).min(m), 0, n));
     }
-}
-
-/// Runs `f` on `[lo, hi)` cut into blocks of `step`, in parallel by recursive halving.
-fn split(lo: usize, hi: usize, step: usize, f: &(dyn Fn(usize, usize) + Sync)) {
-    let blocks = (hi - lo).div_ceil(step);
-    if blocks <= 1 {
-        f(lo, hi);
-        return;
-    }
-    let mid = lo + blocks / 2 * step;
-    rayon::join(|| split(lo, mid, step, f), || split(mid, hi, step, f));
 }
 
 /// Raw single-threaded GEMM on row-major data, for benchmarks comparing the op to the library.
@@ -180,13 +170,13 @@ mod tests {
         let b: Vec<f32> = (0..k * n).map(|i| ((i * 104729) % 1000) as f32 / 991.0 - 0.5).collect();
         let mut c1 = vec![0.0; m * n];
         let mut c2 = vec![0.0; m * n];
-        let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
-        let two = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
-        one.install(|| gemm(MatRef::new(&a, m, k, false), MatRef::new(&b, k, n, false), 0.0, &mut c1));
-        two.install(|| gemm(MatRef::new(&a, m, k, false), MatRef::new(&b, k, n, false), 0.0, &mut c2));
+        let one = crate::team::KernelTeam::new(1);
+        let two = crate::team::KernelTeam::new(2);
+        one.lead(|| gemm(MatRef::new(&a, m, k, false), MatRef::new(&b, k, n, false), 0.0, &mut c1));
+        two.lead(|| gemm(MatRef::new(&a, m, k, false), MatRef::new(&b, k, n, false), 0.0, &mut c2));
         assert_eq!(c1, c2);
-        let three = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
-        three.install(|| gemm(MatRef::new(&a, m, k, false), MatRef::new(&b, k, n, false), 0.0, &mut c2));
+        let three = crate::team::KernelTeam::new(3);
+        three.lead(|| gemm(MatRef::new(&a, m, k, false), MatRef::new(&b, k, n, false), 0.0, &mut c2));
         assert_eq!(c1, c2);
     }
 }

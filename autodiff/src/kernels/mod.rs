@@ -13,8 +13,8 @@ pub mod shape_ops;
 pub mod simd;
 pub mod special;
 
-/// Below this many elements a kernel runs on the calling thread: rayon's fork-join costs more
-/// than it saves on small tensors.
+/// Below this many elements a kernel runs on the calling thread: splitting it costs more than it
+/// saves on small tensors.
 pub const PAR_MIN: usize = 1 << 15;
 
 std::thread_local! {
@@ -23,19 +23,20 @@ std::thread_local! {
 
 /// Whether a kernel over `n` elements should split its work across threads: above
 /// [`PAR_MIN`], when the current context has more than one thread. A single-threaded session
-/// runs kernels on the caller's thread and must not spill into rayon's global pool.
+/// runs kernels on the caller's thread.
 #[inline]
 pub fn should_par(n: usize) -> bool {
     n >= PAR_MIN && threads() > 1
 }
 
-/// Threads available to the kernel running now (1 inside a single-threaded session).
+/// Threads available to the kernel running now: its session's team, or 1 in a single-threaded
+/// session, outside a session, or inside a part of a split kernel.
 #[inline]
 pub fn threads() -> usize {
     if SERIAL.with(|s| s.get()) {
         1
     } else {
-        rayon::current_num_threads()
+        crate::team::current_threads()
     }
 }
 

@@ -129,7 +129,7 @@ fn rows_sum<F: Scalar>(x: &[F], inner: usize, lo: usize, hi: usize) -> f64 {
     }
     let mid = lo + (hi - lo) / 2;
     let (a, b) = if should_par((hi - lo) * inner) {
-        rayon::join(|| rows_sum(x, inner, lo, mid), || rows_sum(x, inner, mid, hi))
+        crate::team::join(|| rows_sum(x, inner, lo, mid), || rows_sum(x, inner, mid, hi))
     } else {
         (rows_sum(x, inner, lo, mid), rows_sum(x, inner, mid, hi))
     };
@@ -227,13 +227,13 @@ mod tests {
         let want = (rows * inner * (rows * inner - 1) / 2) as f64 as f32;
         let mut bits = Vec::new();
         for threads in [1, 2, 3] {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let pool = crate::team::KernelTeam::new(threads);
             let mut out = [0f32];
-            pool.install(|| sum(&x, &[rows, inner], &[true, true], &mut out));
+            pool.lead(|| sum(&x, &[rows, inner], &[true, true], &mut out));
             assert_eq!(out[0], want);
             // Fractional values round differently per grouping: the bits must still agree.
             let y: Vec<f32> = (0..rows * inner).map(|i| ((i * 7919) % 1000) as f32 * 1e-3 + 0.1).collect();
-            pool.install(|| sum(&y, &[rows, inner], &[true, true], &mut out));
+            pool.lead(|| sum(&y, &[rows, inner], &[true, true], &mut out));
             bits.push(out[0].to_bits());
         }
         assert!(bits.windows(2).all(|w| w[0] == w[1]), "{bits:?}");

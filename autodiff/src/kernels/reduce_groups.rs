@@ -10,10 +10,10 @@
 //! Parallel drivers split work into fixed chunks of whole groups; each group is always computed
 //! by the same serial code, so results are bit-identical for any number of threads.
 
-use rayon::prelude::*;
 use smallvec::SmallVec;
 
 use super::{should_par, CHUNK};
+use crate::team::for_each_chunk_mut;
 
 /// The groups of a reduction of `dims` over the axes flagged in `reduced`.
 #[derive(Clone, Debug)]
@@ -188,7 +188,7 @@ pub fn map_groups<F: Send>(groups: &Groups, out: &mut [F], f: impl Fn(usize, usi
     debug_assert_eq!(out.len(), groups.groups());
     if out.len() > 1 && should_par(out.len().saturating_mul(groups.len())) {
         let per = (CHUNK / groups.len().max(1)).max(1);
-        out.par_chunks_mut(per).enumerate().for_each(|(c, o)| {
+        for_each_chunk_mut(out, per, |c, o| {
             for (j, v) in o.iter_mut().enumerate() {
                 let g = c * per + j;
                 *v = f(g, groups.base(g));
@@ -212,7 +212,7 @@ pub fn for_each_group<F: Send>(groups: &Groups, buf: &mut [F], f: impl Fn(&mut [
     let (n, len) = (groups.groups(), groups.len());
     if n > 1 && should_par(buf.len()) && groups.is_contiguous() {
         let per = (CHUNK / len).max(1);
-        buf.par_chunks_mut(per * len).enumerate().for_each(|(c, chunk)| {
+        for_each_chunk_mut(buf, per * len, |c, chunk| {
             for j in 0..chunk.len() / len {
                 f(chunk, j * len, c * per + j);
             }

@@ -11,14 +11,13 @@
 //! contiguous whatever the axis; sums are sequential along the axis, so results do not depend
 //! on the number of threads.
 
-use rayon::prelude::*;
-
 use crate::error::{OpFailure, ShapeError};
 use crate::graph::Tensor;
 use crate::kernels::{should_par, CHUNK};
 use crate::op::{grads, ForwardCx, Grads, Op, VjpCx};
 use crate::scalar::Scalar;
 use crate::shape::{normalize_axis, Shape};
+use crate::team::for_each_chunk_mut;
 
 /// Running sum along an axis.
 #[derive(Debug, Clone, Copy)]
@@ -87,7 +86,7 @@ impl<F: Scalar> Op<F> for Cumsum {
         }
         if should_par(out.len()) && out.len() > block {
             let per = (CHUNK / block).max(1);
-            out.par_chunks_mut(per * block).for_each(|c| c.chunks_mut(block).for_each(|b| self.block(b, n, inner)));
+            for_each_chunk_mut(out, per * block, |_, c| c.chunks_mut(block).for_each(|b| self.block(b, n, inner)));
         } else {
             out.chunks_mut(block).for_each(|b| self.block(b, n, inner));
         }

@@ -11,8 +11,6 @@
 //! `select(x > 0, log(x), 0)`, `log`'s VJP computes `0 / x`, which is NaN at `x = 0`. Guard the
 //! argument instead, `log(select(x > 0, x, 1))` (the "double where" trick).
 
-use rayon::prelude::*;
-
 use crate::error::{OpFailure, ShapeError};
 use crate::graph::Tensor;
 use crate::kernels::elementwise::broadcast_strides;
@@ -20,6 +18,7 @@ use crate::kernels::{should_par, CHUNK};
 use crate::op::{grads, ForwardCx, Grads, Op, VjpCx};
 use crate::scalar::Scalar;
 use crate::shape::Shape;
+use crate::team::for_each_chunk_mut;
 
 /// Elementwise choice between two tensors by a mask.
 #[derive(Debug, Clone, Copy)]
@@ -91,7 +90,7 @@ fn select_kernel<F: Scalar>(
             }
         };
         if should_par(n) {
-            out.par_chunks_mut(CHUNK).enumerate().for_each(|(k, o)| go(o, k * CHUNK));
+            for_each_chunk_mut(out, CHUNK, |k, o| go(o, k * CHUNK));
         } else {
             go(out, 0);
         }
@@ -135,7 +134,7 @@ fn select_kernel<F: Scalar>(
     };
     if should_par(n) {
         let rows_per_chunk = (CHUNK / inner).max(1);
-        out.par_chunks_mut(rows_per_chunk * inner).enumerate().for_each(|(k, o)| rows(o, k * rows_per_chunk));
+        for_each_chunk_mut(out, rows_per_chunk * inner, |k, o| rows(o, k * rows_per_chunk));
     } else {
         rows(out, 0);
     }

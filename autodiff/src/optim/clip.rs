@@ -23,7 +23,7 @@
 //!
 //! State: that of the wrapped optimizer.
 
-use rayon::prelude::*;
+use crate::team::for_each_chunk_mut;
 
 use super::{check_grads, check_hyper, with_ftz, OptimError, Optimizer};
 use crate::kernels::{should_par, CHUNK};
@@ -86,10 +86,9 @@ fn sum_squares<F: Scalar>(x: &[F]) -> f64 {
         let mut partial = [0.0f64; GROUP];
         for group in x.chunks(GROUP * CHUNK) {
             let k = group.len().div_ceil(CHUNK);
-            partial[..k]
-                .par_iter_mut()
-                .zip(group.par_chunks(CHUNK))
-                .for_each(|(s, c)| *s = with_ftz(|| chunk_sum_squares(c)));
+            for_each_chunk_mut(&mut partial[..k], 1, |i, s| {
+                s[0] = with_ftz(|| chunk_sum_squares(&group[i * CHUNK..((i + 1) * CHUNK).min(group.len())]))
+            });
             for &s in &partial[..k] {
                 acc += s;
             }

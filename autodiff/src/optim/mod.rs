@@ -19,8 +19,8 @@
 //! with every per-step constant (bias corrections, step sizes) computed beforehand, written as a
 //! branch-free slice loop; optional features (momentum, AMSGrad, centering, weight decay) select
 //! a separately compiled loop rather than a branch inside it. Parameters with at least
-//! [`PAR_MIN`](crate::kernels::PAR_MIN) values are split into fixed chunks of [`CHUNK`] values run on the current rayon
-//! pool. Every value is updated by the same expression however the work is split, so results
+//! [`PAR_MIN`](crate::kernels::PAR_MIN) values are split into fixed chunks of [`CHUNK`] values across the current
+//! kernel team: run a step inside `Session::in_context` to use the session's threads. Every value is updated by the same expression however the work is split, so results
 //! are bit-identical for any number of threads. The loops run with flush-to-zero enabled like
 //! every other kernel of this crate (see [`ftz`]), on whichever thread executes a chunk.
 //!
@@ -36,11 +36,10 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use rayon::prelude::*;
-
 use crate::kernels::{ftz, should_par, CHUNK};
 use crate::params::{ParamId, ParamStore};
 use crate::scalar::Scalar;
+use crate::team::{for_each_chunk_mut, for_each_chunk_mut2, for_each_chunk_mut3, for_each_chunk_mut4};
 
 mod adam;
 mod adamw;
@@ -384,14 +383,14 @@ pub(crate) fn with_ftz<R>(f: impl FnOnce() -> R) -> R {
 
 // The chunk drivers below run an update kernel over matching pieces of a parameter `p`, its
 // gradient `g` and 0–3 state buffers of the same length: whole on the calling thread below
-// PAR_MIN values, otherwise in fixed CHUNK-sized pieces on the rayon pool. Kernels are
+// PAR_MIN values, otherwise in fixed CHUNK-sized pieces across the session's team. Kernels are
 // elementwise, so the split never changes a result.
 
 /// Runs `k(p, g)` over the parameter in chunks.
 pub(crate) fn update0<F: Scalar>(p: &mut [F], g: &[F], k: impl Fn(&mut [F], &[F]) + Sync) {
     debug_assert_eq!(p.len(), g.len());
     if should_par(p.len()) {
-        p.par_chunks_mut(CHUNK).zip(g.par_chunks(CHUNK)).for_each(|(p, g)| with_ftz(|| k(p, g)));
+        for_each_chunk_mut(p, CHUNK, |i, p| with_ftz(|| k(p, &g[i * CHUNK..][..p.len()])));
     } else {
         with_ftz(|| k(p, g));
     }
@@ -401,10 +400,7 @@ pub(crate) fn update0<F: Scalar>(p: &mut [F], g: &[F], k: impl Fn(&mut [F], &[F]
 pub(crate) fn update1<F: Scalar>(p: &mut [F], g: &[F], a: &mut [F], k: impl Fn(&mut [F], &[F], &mut [F]) + Sync) {
     debug_assert!(p.len() == g.len() && p.len() == a.len());
     if should_par(p.len()) {
-        p.par_chunks_mut(CHUNK)
-            .zip(g.par_chunks(CHUNK))
-            .zip(a.par_chunks_mut(CHUNK))
-            .for_each(|((p, g), a)| with_ftz(|| k(p, g, a)));
+        for_each_chunk_mut2(p, a, CHUNK, |i, p, a| with_ftz(|| k(p, &g[i * CHUNK..][..p.len()], a)));
     } else {
         with_ftz(|| k(p, g, a));
     }
@@ -420,11 +416,7 @@ pub(crate) fn update2<F: Scalar>(
 ) {
     debug_assert!(p.len() == g.len() && p.len() == a.len() && p.len() == b.len());
     if should_par(p.len()) {
-        p.par_chunks_mut(CHUNK)
-            .zip(g.par_chunks(CHUNK))
-            .zip(a.par_chunks_mut(CHUNK))
-            .zip(b.par_chunks_mut(CHUNK))
-            .for_each(|(((p, g), a), b)| with_ftz(|| k(p, g, a, b)));
+        for_each_chunk_mut3(p, a, b, CHUNK, |i, p, a, b| with_ftz(|| k(p, &g[i * CHUNK..][..p.len()], a, b)));
     } else {
         with_ftz(|| k(p, g, a, b));
     }
@@ -441,12 +433,7 @@ pub(crate) fn update3<F: Scalar>(
 ) {
     debug_assert!(p.len() == g.len() && p.len() == a.len() && p.len() == b.len() && p.len() == c.len());
     if should_par(p.len()) {
-        p.par_chunks_mut(CHUNK)
-            .zip(g.par_chunks(CHUNK))
-            .zip(a.par_chunks_mut(CHUNK))
-            .zip(b.par_chunks_mut(CHUNK))
-            .zip(c.par_chunks_mut(CHUNK))
-            .for_each(|((((p, g), a), b), c)| with_ftz(|| k(p, g, a, b, c)));
+        for_each_chunk_mut4(p, a, b, c, CHUNK, |i, p, a, b, c| with_ftz(|| k(p, &g[i * CHUNK..][..p.len()], a, b, c)));
     } else {
         with_ftz(|| k(p, g, a, b, c));
     }
@@ -629,11 +616,11 @@ pub(crate) mod testutil {
             (0..n).map(|i| (((i * 104_729 + step * 13) % 2001) as f64 - 1000.0) / 250.0).collect()
         };
         let run64 = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let pool = crate::team::KernelTeam::new(threads);
             let mut opt = a.clone();
             let mut s = ParamStore::<f64>::new(0);
             let id = s.insert("big", &[n], init.clone(), true);
-            pool.install(|| {
+            pool.lead(|| {
                 for step in 0..3 {
                     opt.step(&mut s, &[(id, &grad(step))]).unwrap();
                 }
@@ -641,11 +628,11 @@ pub(crate) mod testutil {
             (bits(s.data(id)), opt.state(&s).into_iter().map(|(k, v)| (k, bits(&v))).collect::<Vec<_>>())
         };
         let run32 = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let pool = crate::team::KernelTeam::new(threads);
             let mut opt = b.clone();
             let mut s = ParamStore::<f32>::new(0);
             let id = s.insert("big", &[n], init.iter().map(|&x| x as f32).collect(), true);
-            pool.install(|| {
+            pool.lead(|| {
                 for step in 0..3 {
                     let g: Vec<f32> = grad(step).iter().map(|&x| x as f32).collect();
                     opt.step(&mut s, &[(id, &g)]).unwrap();

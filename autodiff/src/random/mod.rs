@@ -4,11 +4,10 @@
 
 use std::fmt::Debug;
 
-use rayon::prelude::*;
-
 use crate::kernels::should_par;
 use crate::rng::{block_key, CounterRng, BLOCK};
 use crate::scalar::Scalar;
+use crate::team::for_each_chunk_mut;
 
 mod bernoulli;
 mod rademacher;
@@ -35,7 +34,7 @@ pub(crate) fn fill_blocks<F: Scalar>(sampler: &dyn Sampler<F>, out: &mut [F], se
         sampler.fill(chunk, &mut rng);
     };
     if should_par(out.len()) {
-        out.par_chunks_mut(BLOCK).enumerate().for_each(go);
+        for_each_chunk_mut(out, BLOCK, |b, chunk| go((b, chunk)));
     } else {
         out.chunks_mut(BLOCK).enumerate().for_each(go);
     }

@@ -103,14 +103,13 @@ fn inputs(w: &Workload) -> (Vec<f32>, Vec<f32>) {
 
 /// Raw GEMM GFLOP/s at `m×k·k×n` with `threads` threads, outside any graph.
 fn raw_gflops(m: usize, k: usize, n: usize, threads: usize) -> f64 {
-    let pool = autodiff::kernel_pool(threads);
+    let team = autodiff::KernelTeam::new(threads);
     let a: Vec<f32> = (0..m * k).map(|i| (i % 97) as f32 * 0.01).collect();
     let b: Vec<f32> = (0..k * n).map(|i| (i % 89) as f32 * 0.01).collect();
     let mut c = vec![0.0f32; m * n];
     let reps = ((4e9 / (2.0 * (m * k * n) as f64)) as usize).clamp(10, 400);
-    let us = pool.install(|| {
-        median_us(3, reps, || gemm(MatRef::new(&a, m, k, false), MatRef::new(&b, k, n, false), 0.0, &mut c))
-    });
+    let us = team
+        .lead(|| median_us(3, reps, || gemm(MatRef::new(&a, m, k, false), MatRef::new(&b, k, n, false), 0.0, &mut c)));
     2.0 * (m * k * n) as f64 / us / 1e3
 }
 
