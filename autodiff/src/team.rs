@@ -133,7 +133,7 @@ impl KernelTeam {
     pub fn lead<R>(&self, f: impl FnOnce() -> R) -> R {
         let s = &*self.shared;
         let saved = ftz::enable();
-        if self.threads == 1 || s.leading.compare_exchange(false, true, Ordering::AcqRel, Ordering::Relaxed).is_err() {
+        if self.threads == 1 || s.leading.compare_exchange(false, true, Ordering::SeqCst, Ordering::Relaxed).is_err() {
             let r = crate::kernels::serial(f);
             ftz::restore(saved);
             return r;
