@@ -10,8 +10,9 @@
 //! runs helpers spin for [`GRACE`] more, so that back-to-back runs and the optimizer step
 //! between them find them awake, then sleep.
 //!
-//! Parts are claimed from a shared counter, so which thread runs which part varies; kernels make
-//! each part's result independent of that, so results are bit-identical for any team size. A
+//! Each thread starts on a contiguous share of the parts and then takes what is left of the
+//! others', so which thread runs which part varies; kernels make each part's result independent
+//! of that, so results are bit-identical for any team size. A
 //! part that calls [`for_each`] again runs the inner parts itself. Publishing a job allocates
 //! nothing, and neither does waiting for one.
 //!
@@ -52,8 +53,8 @@ struct Shared {
     /// The current job. Written by the leader only while `state` is 0; read by a helper only
     /// after it entered an open job.
     job: UnsafeCell<Job>,
-    /// The next unclaimed part.
-    next: AtomicUsize,
+    /// Per thread, the next unclaimed part of its share (see [`claim`]).
+    next: Box<[Padded]>,
     /// A part panicked on a helper.
     panicked: AtomicBool,
     /// A leader is inside [`KernelTeam::lead`]; also keeps a second leader out.
@@ -102,7 +103,7 @@ impl KernelTeam {
             epoch: AtomicUsize::new(0),
             state: AtomicUsize::new(0),
             job: UnsafeCell::new(Job { f: &|_| {}, parts: 0 }),
-            next: AtomicUsize::new(0),
+            next: (0..threads).map(|_| Padded(AtomicUsize::new(0))).collect(),
             panicked: AtomicBool::new(false),
             leading: AtomicBool::new(false),
             sleepers: AtomicUsize::new(0),
@@ -115,7 +116,7 @@ impl KernelTeam {
                 let shared = shared.clone();
                 std::thread::Builder::new()
                     .name(format!("autodiff-kernel-{i}"))
-                    .spawn(move || help(&shared, threads))
+                    .spawn(move || help(&shared, i, threads))
                     .expect("failed to start a kernel thread")
             })
             .collect();
@@ -174,8 +175,9 @@ fn wake_sleepers(s: &Shared) {
     }
 }
 
-/// A helper's life: wait for a job, work on it, repeat until the team is dropped.
-fn help(s: &Shared, threads: usize) {
+/// A helper's life (helper `me`, the leader being 0): wait for a job, work on it, repeat until
+/// the team is dropped.
+fn help(s: &Shared, me: usize, threads: usize) {
     ftz::enable();
     CURRENT.with(|c| c.set((s as *const Shared, threads)));
     let mut seen = s.epoch.load(Ordering::Acquire);
@@ -221,7 +223,7 @@ fn help(s: &Shared, threads: usize) {
             // opening it, and the leader keeps the closure alive until every helper has left.
             let job = unsafe { *s.job.get() };
             let f = unsafe { &*job.f };
-            if catch_unwind(AssertUnwindSafe(|| claim(s, job.parts, f))).is_err() {
+            if catch_unwind(AssertUnwindSafe(|| claim(s, me, job.parts, f))).is_err() {
                 s.panicked.store(true, Ordering::Release);
             }
             s.state.fetch_sub(INSIDE, Ordering::Release);
@@ -243,8 +245,22 @@ fn enter(s: &Shared) -> bool {
     }
 }
 
-/// Runs parts until none is left to claim.
-fn claim(s: &Shared, parts: usize, f: &(dyn Fn(usize) + Sync)) {
+/// An atomic on a cache line of its own, so threads claiming parts do not contend for one line.
+#[repr(align(128))]
+struct Padded(AtomicUsize);
+
+/// The parts of thread `t`'s share: the `t`-th of `threads` near-equal contiguous ranges.
+fn share(t: usize, threads: usize, parts: usize) -> (usize, usize) {
+    (t * parts / threads, (t + 1) * parts / threads)
+}
+
+/// Runs parts of thread `me`'s share, then parts left in the others', until none is left.
+///
+/// Each thread starts on a share of its own so that consecutive kernels over arrays of one
+/// length give each thread the same ranges, which are then still in its cache: a per-weight
+/// step of a Bayesian layer reads what the step before it wrote. Taking what is left of other
+/// shares keeps the threads busy when one is late.
+fn claim(s: &Shared, me: usize, parts: usize, f: &(dyn Fn(usize) + Sync)) {
     // Clears the mark even if a part panics.
     struct Mark;
     impl Drop for Mark {
@@ -254,12 +270,16 @@ fn claim(s: &Shared, parts: usize, f: &(dyn Fn(usize) + Sync)) {
     }
     IN_PART.with(|p| p.set(true));
     let _mark = Mark;
-    loop {
-        let i = s.next.fetch_add(1, Ordering::Relaxed);
-        if i >= parts {
-            break;
+    let threads = s.next.len();
+    for t in (0..threads).map(|k| (me + k) % threads) {
+        let end = share(t, threads, parts).1;
+        loop {
+            let i = s.next[t].0.fetch_add(1, Ordering::Relaxed);
+            if i >= end {
+                break;
+            }
+            f(i);
         }
-        f(i);
     }
 }
 
@@ -289,11 +309,13 @@ pub fn for_each(parts: usize, f: &(dyn Fn(usize) + Sync)) {
     let erased: *const (dyn Fn(usize) + Sync + 'static) = unsafe { std::mem::transmute(f) };
     // SAFETY: no helper is inside a job (`state` is 0), so none reads `job` now.
     unsafe { *s.job.get() = Job { f: erased, parts } };
-    s.next.store(0, Ordering::Relaxed);
+    for (t, next) in s.next.iter().enumerate() {
+        next.0.store(share(t, s.next.len(), parts).0, Ordering::Relaxed);
+    }
     s.state.store(OPEN, Ordering::Release);
     s.epoch.fetch_add(1, Ordering::SeqCst);
     wake_sleepers(s);
-    let mine = catch_unwind(AssertUnwindSafe(|| claim(s, parts, f)));
+    let mine = catch_unwind(AssertUnwindSafe(|| claim(s, 0, parts, f)));
     // Every part is claimed: close the job and wait for the helpers still working on theirs.
     s.state.fetch_and(!OPEN, Ordering::AcqRel);
     while s.state.load(Ordering::Acquire) != 0 {
