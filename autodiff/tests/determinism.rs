@@ -29,6 +29,31 @@ fn run_with(threads: usize, step: u64) -> Vec<Vec<f32>> {
 }
 
 #[test]
+fn sessions_sharing_a_team_from_two_threads_give_the_serial_bits() {
+    // Two threads run sessions on one team at once: whichever finds the team busy runs on its
+    // own thread. Every run must still give the bits of a single-threaded session.
+    let want = run_with(1, 3);
+    let g = Graph::<f32>::new();
+    let fetch = build(&g);
+    let plan = g.compile(&fetch).unwrap();
+    let team = autodiff::KernelTeam::new(2);
+    let x: Vec<f32> = (0..256 * 300).map(|i| ((i * 37 % 101) as f32) / 101.0 - 0.5).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| {
+                let mut s = Session::with_team(plan.clone(), 42, team.clone());
+                for _ in 0..10 {
+                    let out = s.run_at_step(3, &ParamStore::new(0), &[("x", &x)]).unwrap();
+                    for (i, w) in want.iter().enumerate() {
+                        assert!(out[i].iter().zip(w).all(|(p, q)| p.to_bits() == q.to_bits()), "fetch {i} differs");
+                    }
+                }
+            });
+        }
+    });
+}
+
+#[test]
 fn one_and_two_threads_give_identical_bits() {
     let a = run_with(1, 3);
     let b = run_with(2, 3);
