@@ -41,6 +41,7 @@ pub mod ops;
 pub mod optim;
 pub mod params;
 mod plan;
+mod plan_pairs;
 mod profile;
 pub mod random;
 pub mod rng;

@@ -17,6 +17,7 @@ use crate::error::GraphError;
 use crate::graph::{Graph, Node, NodeKind, Tensor};
 use crate::op::Op;
 use crate::params::ParamId;
+use crate::plan_pairs;
 use crate::random::Sampler;
 use crate::scalar::Scalar;
 use crate::shape::Shape;
@@ -70,6 +71,8 @@ pub(crate) struct PlanInner<F: Scalar> {
     pub feeds: Vec<FeedSpec>,
     pub params: Vec<ParamSpec>,
     pub n_slots: usize,
+    /// Whether step `i` and step `i + 1` may run at once (see [`plan_pairs`]).
+    pub pairs: Vec<bool>,
 }
 
 /// A compiled, pruned and liveness-analysed graph. Owned, cheap to clone, `Send + Sync`: several
@@ -241,8 +244,11 @@ impl<F: Scalar> Graph<F> {
             };
             fetch_steps.push(fs);
         }
-        let n_slots = assign_slots(&mut steps, &fetch_steps);
-        Ok(Plan { inner: Arc::new(PlanInner { steps, fetch: fetch_steps, feeds, params, n_slots }) })
+        plan_pairs::bring_together(&mut steps, &mut fetch_steps);
+        let hold = plan_pairs::adjacent_pairs(&steps);
+        let n_slots = assign_slots(&mut steps, &fetch_steps, &hold);
+        let pairs = plan_pairs::runnable_together(&steps);
+        Ok(Plan { inner: Arc::new(PlanInner { steps, fetch: fetch_steps, feeds, params, n_slots, pairs }) })
     }
 }
 
@@ -277,8 +283,9 @@ fn elide_broadcasts<F: Scalar>(nodes: &mut [Node<F>]) {
     }
 }
 
-/// Liveness-based slot assignment. Returns the number of slots.
-fn assign_slots<F: Scalar>(steps: &mut [Step<F>], fetch: &[usize]) -> usize {
+/// Liveness-based slot assignment. Returns the number of slots. Where `hold[i]`, the buffers
+/// step `i` frees are freed after step `i + 1` instead, so the two may run at once.
+fn assign_slots<F: Scalar>(steps: &mut [Step<F>], fetch: &[usize], hold: &[bool]) -> usize {
     let n = steps.len();
     let mut last_use = vec![0usize; n];
     for (i, s) in steps.iter().enumerate() {
@@ -291,10 +298,17 @@ fn assign_slots<F: Scalar>(steps: &mut [Step<F>], fetch: &[usize]) -> usize {
         last_use[f] = usize::MAX;
     }
     let mut free: Vec<(usize, Shape)> = Vec::new();
+    let mut held: Vec<(usize, Shape)> = Vec::new();
     let mut slot_shape: Vec<Shape> = Vec::new();
     for i in 0..n {
+        if i > 0 && hold[i - 1] {
+            // Freed below, after this step has its slot.
+        } else {
+            free.append(&mut held);
+        }
         let computed = matches!(steps[i].kind, StepKind::Op(_) | StepKind::Random { .. });
         if !computed {
+            free.append(&mut held);
             continue;
         }
         // In place: take over an input that dies here and has our shape.
@@ -330,18 +344,22 @@ fn assign_slots<F: Scalar>(steps: &mut [Step<F>], fetch: &[usize]) -> usize {
             }
         };
         steps[i].slot = Some(slot);
+        if i > 0 && hold[i - 1] {
+            free.append(&mut held);
+        }
+        let release = if hold[i] { &mut held } else { &mut free };
         // Release inputs whose last use is this step (not the one taken over).
         let inputs = steps[i].inputs.clone();
         for (k, &p) in inputs.iter().enumerate() {
             if last_use[p] == i && steps[i].alias != Some(k) && inputs[..k].iter().all(|&q| q != p) {
                 if let Some(s) = steps[p].slot {
-                    free.push((s, steps[p].shape.clone()));
+                    release.push((s, steps[p].shape.clone()));
                 }
             }
         }
         // A computed value nobody reads (and not fetched) is released at once.
         if last_use[i] == i {
-            free.push((slot, steps[i].shape.clone()));
+            release.push((slot, steps[i].shape.clone()));
         }
     }
     slot_shape.len()

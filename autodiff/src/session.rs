@@ -5,20 +5,21 @@
 //! zero, so a model whose gradients underflow does not slow down.
 
 use std::ops::Index;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use smallvec::SmallVec;
 
+use crate::error::OpFailure;
 use crate::error::RunError;
 use crate::kernels::ftz;
 use crate::op::ForwardCx;
 use crate::params::ParamStore;
-use crate::plan::{Plan, StepKind};
+use crate::plan::{Plan, PlanInner, Step, StepKind};
 use crate::profile::{Profile, ProfileEntry};
 use crate::random::fill_blocks;
 use crate::scalar::Scalar;
 use crate::shape::Dims;
-use crate::team::KernelTeam;
+use crate::team::{lock, KernelTeam};
 
 /// How a session runs.
 #[derive(Clone, Debug, Default)]
@@ -58,6 +59,9 @@ pub struct Session<F: Scalar> {
     /// Whether any kernel at the current batch size is large enough to split across threads;
     /// if none is, runs stay on the caller's thread without waking the team's helpers.
     parallel: bool,
+    /// Per step, whether it runs at once with the next at the current batch size: a pair of
+    /// independent products (see `plan_pairs`), both large and of similar size.
+    together: Vec<bool>,
 }
 
 impl<F: Scalar> std::fmt::Debug for Session<F> {
@@ -103,6 +107,7 @@ impl<F: Scalar> Session<F> {
             allocations: 0,
             profile: None,
             parallel: false,
+            together: vec![false; n_steps],
         }
     }
 
@@ -174,6 +179,7 @@ impl<F: Scalar> Session<F> {
             }
             self.batch = Some(batch);
             self.parallel = self.team.is_some() && self.any_parallel_kernel();
+            self.find_pairs_worth_running_together();
         }
         match self.team.clone() {
             Some(team) if self.parallel => team.lead(|| self.execute(step, params, feeds)),
@@ -204,6 +210,28 @@ impl<F: Scalar> Session<F> {
             }
             _ => false,
         })
+    }
+
+    /// Marks the plan's pairs of products each large enough to keep a thread busy, and within a
+    /// factor of two of each other, so that neither thread waits long for the other. In place: a
+    /// change of batch size allocates nothing.
+    fn find_pairs_worth_running_together(&mut self) {
+        let inner = &self.plan.inner;
+        let flops = |i: usize| match &inner.steps[i].kind {
+            StepKind::Op(op) => {
+                let ins: SmallVec<[&[usize]; 8]> = inner.steps[i].inputs.iter().map(|&p| &self.dims[p][..]).collect();
+                op.flops(&ins, &self.dims[i])
+            }
+            _ => 0,
+        };
+        let min = 4 * crate::kernels::matmul::PAR_FLOPS as u64;
+        for i in 0..inner.steps.len() {
+            let worth = inner.pairs[i] && {
+                let (a, b) = (flops(i), flops(i + 1));
+                a.min(b) >= min && 2 * a.min(b) >= a.max(b)
+            };
+            self.together[i] = worth;
+        }
     }
 
     fn bind_feeds(&mut self, feeds: &[(&str, &[F])]) -> Result<(), RunError> {
@@ -285,76 +313,159 @@ impl<F: Scalar> Session<F> {
 
     fn execute(&mut self, step: u64, params: &ParamStore<F>, feeds: &[(&str, &[F])]) -> Result<(), RunError> {
         let inner = self.plan.inner.clone();
-        for (i, s) in inner.steps.iter().enumerate() {
-            let Some(slot) = s.slot else { continue };
-            let numel: usize = self.dims[i].iter().product();
-            let mut buf = std::mem::take(&mut self.slots[slot]);
-            // A slot keeps the largest length it has held, and each step works on an exact-size
-            // prefix: resizing down and up again would zero-fill memory on every run.
-            if buf.len() < numel {
-                if buf.capacity() < numel {
-                    self.allocations += 1;
-                }
-                buf.resize(numel, F::zero());
+        let mut i = 0;
+        while i < inner.steps.len() {
+            if self.together[i] && crate::kernels::threads() == 2 {
+                self.execute_pair(&inner, i, params, feeds)?;
+                i += 2;
+                continue;
             }
-            let out = &mut buf[..numel];
+            let s = &inner.steps[i];
+            i += 1;
+            let Some(slot) = s.slot else { continue };
+            let i = i - 1;
+            let (mut buf, numel) = self.take_output(slot, i);
             let started = self.profile.is_some().then(std::time::Instant::now);
             let result = match &s.kind {
                 StepKind::Random { sampler, key, seed } => {
-                    fill_blocks(sampler.as_ref(), out, seed.unwrap_or(self.seed), *key, step);
+                    fill_blocks(sampler.as_ref(), &mut buf[..numel], seed.unwrap_or(self.seed), *key, step);
                     Ok(())
                 }
                 StepKind::Op(op) => {
-                    let mut ins: SmallVec<[Option<&[F]>; 8]> = SmallVec::new();
-                    let mut in_dims: SmallVec<[&[usize]; 8]> = SmallVec::new();
-                    for (k, &p) in s.inputs.iter().enumerate() {
-                        in_dims.push(&self.dims[p]);
-                        if s.alias == Some(k) {
-                            ins.push(None);
-                            continue;
-                        }
-                        let ps = &inner.steps[p];
-                        let data: &[F] = match &ps.kind {
-                            StepKind::Feed(f) => feeds[self.feed_index[*f]].1,
-                            StepKind::Param(q) => params.data(inner.params[*q].id),
-                            StepKind::Const(d) => d,
-                            _ => {
-                                let n: usize = self.dims[p].iter().product();
-                                &self.slots[ps.slot.expect("invariant: computed step has a slot")][..n]
-                            }
-                        };
-                        ins.push(Some(data));
-                    }
-                    let mut cx = ForwardCx::new(ins, in_dims, out, &self.dims[i]);
-                    op.forward(&mut cx)
+                    let (ins, in_dims) = self.inputs(&inner, i, params, feeds);
+                    op.forward(&mut ForwardCx::new(ins, in_dims, &mut buf[..numel], &self.dims[i]))
                 }
                 _ => Ok(()),
             };
-            if let (Some(t0), Some(p)) = (started, self.profile.as_mut()) {
-                let e = &mut p.entries[i];
-                e.total += t0.elapsed();
-                e.calls += 1;
-                e.numel = numel;
-            }
-            let finite = if self.check_finite { out.iter().position(|v| !v.is_finite()) } else { None };
-            self.slots[slot] = buf;
-            if let Err(e) = result {
-                return Err(RunError::OpFailed { op: s.name(), label: s.label.clone(), at: s.origin, msg: e.0 });
-            }
-            if let Some(index) = finite {
-                return Err(RunError::NonFinite {
-                    op: s.name(),
-                    label: s.label.clone(),
-                    at: s.origin,
-                    index,
-                    value: self.slots[slot][index].to_f64_lossless(),
-                });
-            }
+            let elapsed = started.map(|t0| t0.elapsed());
+            self.finish(s, i, buf, numel, result, elapsed)?;
         }
         if let Some(p) = self.profile.as_mut() {
             p.runs += 1;
         }
         Ok(())
+    }
+
+    /// Takes step `i`'s output buffer out of `slot`, grown to the step's size if needed.
+    fn take_output(&mut self, slot: usize, i: usize) -> (Vec<F>, usize) {
+        let numel: usize = self.dims[i].iter().product();
+        let mut buf = std::mem::take(&mut self.slots[slot]);
+        // A slot keeps the largest length it has held, and each step works on an exact-size
+        // prefix: resizing down and up again would zero-fill memory on every run.
+        if buf.len() < numel {
+            if buf.capacity() < numel {
+                self.allocations += 1;
+            }
+            buf.resize(numel, F::zero());
+        }
+        (buf, numel)
+    }
+
+    /// The input values and dimensions of op step `i` (`None` for an input it works on in place).
+    #[allow(clippy::type_complexity)]
+    fn inputs<'s>(
+        &'s self,
+        inner: &'s PlanInner<F>,
+        i: usize,
+        params: &'s ParamStore<F>,
+        feeds: &[(&str, &'s [F])],
+    ) -> (SmallVec<[Option<&'s [F]>; 8]>, SmallVec<[&'s [usize]; 8]>) {
+        let s = &inner.steps[i];
+        let mut ins: SmallVec<[Option<&[F]>; 8]> = SmallVec::new();
+        let mut in_dims: SmallVec<[&[usize]; 8]> = SmallVec::new();
+        for (k, &p) in s.inputs.iter().enumerate() {
+            in_dims.push(&self.dims[p]);
+            if s.alias == Some(k) {
+                ins.push(None);
+                continue;
+            }
+            let ps = &inner.steps[p];
+            let data: &[F] = match &ps.kind {
+                StepKind::Feed(f) => feeds[self.feed_index[*f]].1,
+                StepKind::Param(q) => params.data(inner.params[*q].id),
+                StepKind::Const(d) => d,
+                _ => {
+                    let n: usize = self.dims[p].iter().product();
+                    &self.slots[ps.slot.expect("invariant: computed step has a slot")][..n]
+                }
+            };
+            ins.push(Some(data));
+        }
+        (ins, in_dims)
+    }
+
+    /// Puts step `i`'s buffer back and reports its failure or first non-finite value.
+    fn finish(
+        &mut self,
+        s: &Step<F>,
+        i: usize,
+        buf: Vec<F>,
+        numel: usize,
+        result: Result<(), OpFailure>,
+        elapsed: Option<std::time::Duration>,
+    ) -> Result<(), RunError> {
+        if let (Some(t), Some(p)) = (elapsed, self.profile.as_mut()) {
+            let e = &mut p.entries[i];
+            e.total += t;
+            e.calls += 1;
+            e.numel = numel;
+        }
+        let finite = if self.check_finite { buf[..numel].iter().position(|v| !v.is_finite()) } else { None };
+        let slot = s.slot.expect("invariant: computed step has a slot");
+        self.slots[slot] = buf;
+        if let Err(e) = result {
+            return Err(RunError::OpFailed { op: s.name(), label: s.label.clone(), at: s.origin, msg: e.0 });
+        }
+        if let Some(index) = finite {
+            return Err(RunError::NonFinite {
+                op: s.name(),
+                label: s.label.clone(),
+                at: s.origin,
+                index,
+                value: self.slots[slot][index].to_f64_lossless(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Runs op steps `i` and `i + 1`, a pair of independent products (see `plan_pairs`), at
+    /// once, each on one thread of the team.
+    fn execute_pair(
+        &mut self,
+        inner: &PlanInner<F>,
+        i: usize,
+        params: &ParamStore<F>,
+        feeds: &[(&str, &[F])],
+    ) -> Result<(), RunError> {
+        let (sa, sb) = (&inner.steps[i], &inner.steps[i + 1]);
+        let slot = |s: &Step<F>| s.slot.expect("invariant: a paired step has a slot");
+        let (mut ba, na) = self.take_output(slot(sa), i);
+        let (mut bb, nb) = self.take_output(slot(sb), i + 1);
+        type Done = Mutex<Option<(Result<(), OpFailure>, std::time::Duration)>>;
+        let done: [Done; 2] = [Mutex::new(None), Mutex::new(None)];
+        {
+            let op = |s: &Step<F>| match &s.kind {
+                StepKind::Op(op) => op.clone(),
+                _ => unreachable!("invariant: paired steps are ops"),
+            };
+            let (ia, da) = self.inputs(inner, i, params, feeds);
+            let (ib, db) = self.inputs(inner, i + 1, params, feeds);
+            let work = [
+                Mutex::new(Some((op(sa), ForwardCx::new(ia, da, &mut ba[..na], &self.dims[i])))),
+                Mutex::new(Some((op(sb), ForwardCx::new(ib, db, &mut bb[..nb], &self.dims[i + 1])))),
+            ];
+            crate::team::for_each(2, &|k| {
+                let (op, mut cx) = lock(&work[k]).take().expect("invariant: each part runs once");
+                let t0 = std::time::Instant::now();
+                let r = op.forward(&mut cx);
+                *lock(&done[k]) = Some((r, t0.elapsed()));
+            });
+        }
+        let [da, db] = done.map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()).expect("invariant: part ran"));
+        let timed = self.profile.is_some();
+        let ra = self.finish(sa, i, ba, na, da.0, timed.then_some(da.1));
+        let rb = self.finish(sb, i + 1, bb, nb, db.0, timed.then_some(db.1));
+        ra.and(rb)
     }
 
     /// Runs `f` in this session's threading context: on the calling thread, leading the

@@ -417,13 +417,16 @@ pub(crate) fn for_each_chunk_mut4<A: Send, B: Send, C: Send, D: Send>(
     for_each(parts, &|i| unsafe { f(i, ca.get(i), cb.get(i), cc.get(i), cd.get(i)) });
 }
 
+/// Locks `m`, whether or not a thread panicked holding it: the parts of a job keep their own
+/// values in mutexes and never leave them half-written.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Runs `a` and `b`, in parallel on the current team when it has a thread to spare.
 pub(crate) fn join<RA: Send, RB: Send>(a: impl FnOnce() -> RA + Send, b: impl FnOnce() -> RB + Send) -> (RA, RB) {
     if crate::kernels::threads() <= 1 {
         return (a(), b());
-    }
-    fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-        m.lock().unwrap_or_else(|e| e.into_inner())
     }
     fn take<T>(m: Mutex<Option<T>>) -> T {
         m.into_inner().unwrap_or_else(|e| e.into_inner()).expect("invariant: each part runs once")
