@@ -313,17 +313,17 @@ impl<F: Scalar> Session<F> {
 
     fn execute(&mut self, step: u64, params: &ParamStore<F>, feeds: &[(&str, &[F])]) -> Result<(), RunError> {
         let inner = self.plan.inner.clone();
-        let mut i = 0;
-        while i < inner.steps.len() {
+        let mut next = 0;
+        while next < inner.steps.len() {
+            let i = next;
             if self.together[i] && crate::kernels::threads() == 2 {
                 self.execute_pair(&inner, i, params, feeds)?;
-                i += 2;
+                next += 2;
                 continue;
             }
+            next += 1;
             let s = &inner.steps[i];
-            i += 1;
             let Some(slot) = s.slot else { continue };
-            let i = i - 1;
             let (mut buf, numel) = self.take_output(slot, i);
             let started = self.profile.is_some().then(std::time::Instant::now);
             let result = match &s.kind {
