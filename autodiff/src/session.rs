@@ -9,8 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use smallvec::SmallVec;
 
-use crate::error::OpFailure;
-use crate::error::RunError;
+use crate::error::{OpFailure, RunError};
 use crate::kernels::ftz;
 use crate::op::ForwardCx;
 use crate::params::ParamStore;
@@ -472,12 +471,11 @@ impl<F: Scalar> Session<F> {
         ra.and(rb)
     }
 
-    /// Runs `f` in this session's threading context: on the calling thread, leading the
-    /// session's kernel team, or confined to the
-    /// calling thread (with denormals flushed) for a single-threaded session, or when no
-    /// kernel of the last run's batch size was large enough to split (then neither are the
-    /// parameters an optimizer updates). Use it for work
-    /// between runs that should follow the session's threading, such as optimizer steps.
+    /// Runs `f` on the calling thread in this session's threading context: leading the session's
+    /// kernel team, or with kernels confined to the thread (and denormals flushed) for a
+    /// single-threaded session, or when no kernel of the last run's batch size was large enough
+    /// to split (then neither are the parameters an optimizer updates). Use it for work between
+    /// runs that should follow the session's threading, such as optimizer steps.
     pub fn in_context<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
         match &self.team {
             Some(team) if self.parallel => team.lead(f),
