@@ -12,9 +12,9 @@
 //!
 //! Each thread starts on a contiguous share of the parts and then takes what is left of the
 //! others', so which thread runs which part varies; kernels make each part's result independent
-//! of that, so results are bit-identical for any team size. A
-//! part that calls [`for_each`] again runs the inner parts itself. Publishing a job allocates
-//! nothing, and neither does waiting for one.
+//! of that, so results are bit-identical for any team size. A part that calls [`for_each`] again
+//! runs the inner parts itself. Publishing a job allocates nothing, and neither does waiting for
+//! one.
 //!
 //! `unsafe` here erases the lifetime of the job a leader publishes (its closure lives on the
 //! leader's stack; the leader does not return before every helper has left it) and hands out
