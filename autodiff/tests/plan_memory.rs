@@ -85,3 +85,27 @@ fn the_cotangent_of_a_sum_is_not_broadcast_into_a_full_tensor() {
     let plan = g.compile(&[b + loss]).unwrap();
     assert!(plan.op_names().contains(&"broadcast_to"));
 }
+
+#[test]
+fn two_thread_runs_without_products_allocate_nothing() {
+    // Every kernel splits across the team; the calling thread leads and publishes each job
+    // without allocating.
+    let g = Graph::<f32>::new();
+    let x = g.batched_input("x", &[512]);
+    let e = g.random(StandardNormal, Shape::batched(&[512]), "e");
+    let y = (softplus(x * e) * x + e).sum(&[1], false);
+    let loss = y.sum_all();
+    let gx = grad(loss, &[x])[0];
+    let plan = g.compile(&[loss, gx]).unwrap();
+    let mut s = Session::with_options(plan, 1, SessionOptions { threads: Some(2), check_finite: false });
+    let store = ParamStore::new(0);
+    let big: Vec<f32> = (0..256 * 512).map(|i| (i % 13) as f32 * 0.1).collect();
+    s.run(&store, &[("x", &big)]).unwrap();
+    assert_eq!(s.in_context(autodiff::kernels::threads), 2, "the runs should split across the team");
+    let (_, n) = count_allocations(|| {
+        for _ in 0..5 {
+            s.run(&store, &[("x", &big)]).unwrap();
+        }
+    });
+    assert_eq!(n, 0, "steady-state two-thread runs allocated on the calling thread");
+}
