@@ -93,30 +93,22 @@ pub(crate) fn adjacent_pairs<F: Scalar>(steps: &[Step<F>]) -> Vec<bool> {
     pairs
 }
 
-/// For each step, whether it and the next form a pair of products that may run at once: both
-/// matrix products, the second not reading the first, neither working in place, and neither
-/// writing a buffer the other reads.
+/// For each step, whether it and the next form a pair of products that may run at once: an
+/// adjacent pair (see [`adjacent_pairs`]) in which neither works in place and neither writes a
+/// buffer the other reads. Slot assignment ensures the last; this checks it.
 pub(crate) fn runnable_together<F: Scalar>(steps: &[Step<F>]) -> Vec<bool> {
-    let mut pairs = vec![false; steps.len()];
     let slots_read = |s: &Step<F>| -> Vec<Option<usize>> { s.inputs.iter().map(|&p| steps[p].slot).collect() };
-    let mut i = 0;
-    while i + 1 < steps.len() {
-        let (a, b) = (&steps[i], &steps[i + 1]);
-        let ok = is_matmul(a)
-            && is_matmul(b)
-            && !b.inputs.contains(&i)
-            && a.alias.is_none()
-            && b.alias.is_none()
-            && a.slot.is_some()
-            && b.slot.is_some()
-            && a.slot != b.slot
-            && !slots_read(a).contains(&b.slot)
-            && !slots_read(b).contains(&a.slot);
-        if ok {
-            pairs[i] = true;
-            i += 2;
-        } else {
-            i += 1;
+    let mut pairs = adjacent_pairs(steps);
+    for (i, pair) in pairs.iter_mut().enumerate() {
+        if *pair {
+            let (a, b) = (&steps[i], &steps[i + 1]);
+            *pair = a.alias.is_none()
+                && b.alias.is_none()
+                && a.slot.is_some()
+                && b.slot.is_some()
+                && a.slot != b.slot
+                && !slots_read(a).contains(&b.slot)
+                && !slots_read(b).contains(&a.slot);
         }
     }
     pairs
