@@ -88,7 +88,7 @@ impl std::fmt::Debug for KernelTeam {
 }
 
 std::thread_local! {
-    /// The team this thread leads or helps, with its size; null when none.
+    /// The team this thread leads, with its size; null when none.
     static CURRENT: Cell<(*const Shared, usize)> = const { Cell::new((std::ptr::null(), 1)) };
     /// Whether this thread is running a part (nested splits then run in place).
     static IN_PART: Cell<bool> = const { Cell::new(false) };
@@ -116,7 +116,7 @@ impl KernelTeam {
                 let shared = shared.clone();
                 std::thread::Builder::new()
                     .name(format!("autodiff-kernel-{i}"))
-                    .spawn(move || help(&shared, i, threads))
+                    .spawn(move || help(&shared, i))
                     .expect("failed to start a kernel thread")
             })
             .collect();
@@ -177,9 +177,8 @@ fn wake_sleepers(s: &Shared) {
 
 /// A helper's life (helper `me`, the leader being 0): wait for a job, work on it, repeat until
 /// the team is dropped.
-fn help(s: &Shared, me: usize, threads: usize) {
+fn help(s: &Shared, me: usize) {
     ftz::enable();
-    CURRENT.with(|c| c.set((s as *const Shared, threads)));
     let mut seen = s.epoch.load(Ordering::Acquire);
     loop {
         let mut idle_since: Option<Instant> = None;
