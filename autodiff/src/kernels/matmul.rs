@@ -96,14 +96,39 @@ pub fn gemm<F: Scalar>(a: MatRef<'_, F>, b: MatRef<'_, F>, beta: F, c: &mut [F])
         run(0, m, 0, n);
         return;
     }
-    // Split the longer side into aligned blocks, one per thread; the calling thread takes the
-    // first, which is the largest.
-    if n >= m {
-        let step = n.div_ceil(threads).next_multiple_of(16).min(n);
-        for_each(n.div_ceil(step), &|b| run(0, m, b * step, ((b + 1) * step).min(n)));
+    match split(m, n, threads) {
+        Split::Rows(step) => for_each(m.div_ceil(step), &|b| run(b * step, ((b + 1) * step).min(m), 0, n)),
+        Split::Cols(step) => for_each(n.div_ceil(step), &|b| run(0, m, b * step, ((b + 1) * step).min(n))),
+    }
+}
+
+/// Rows and columns of the micro-kernels' tiles (matrixmultiply's AVX-512 `f32` kernel is
+/// 16×16; the others are smaller, so a multiple of 16 is whole tiles for all of them).
+const TILE: usize = 16;
+
+/// How a product is cut among threads: into blocks of this many rows, or of columns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Split {
+    Rows(usize),
+    Cols(usize),
+}
+
+/// How to cut an `m × n` product among `threads` threads, in whole tiles. The product takes as
+/// long as its largest block, tiles padded, so the cut with the smaller largest block wins: for
+/// 128×784·784×400 on two threads, rows give blocks of 64×400 where columns give 128×208 and
+/// 128×192, and run about 3% faster. On a tie the longer side is cut, because every block
+/// packs all of the other side's operand: a cut of the columns packs all of `a` in each block,
+/// a cut of the rows all of `b`.
+fn split(m: usize, n: usize, threads: usize) -> Split {
+    // The block length of a side of `len` cut into at most `threads` blocks of whole tiles.
+    let step = |len: usize| len.div_ceil(TILE).div_ceil(threads) * TILE;
+    let (rows, cols) = (step(m), step(n));
+    let by_rows = rows * n.next_multiple_of(TILE);
+    let by_cols = m.next_multiple_of(TILE) * cols;
+    if by_rows < by_cols || (by_rows == by_cols && m > n) {
+        Split::Rows(rows.min(m))
     } else {
-        let step = m.div_ceil(threads).next_multiple_of(8).min(m);
-        for_each(m.div_ceil(step), &|b| run(b * step, ((b + 1) * step).min(m), 0, n));
+        Split::Cols(cols.min(n))
     }
 }
 
@@ -164,8 +189,31 @@ mod tests {
     }
 
     #[test]
+    fn split_cuts_the_side_that_gives_the_smaller_largest_block() {
+        // Rows: 64×400 per block; columns: 128×208 and 128×192.
+        assert_eq!(split(128, 400, 2), Split::Rows(64));
+        // 64×416 either way: the longer side is cut.
+        assert_eq!(split(128, 416, 2), Split::Cols(208));
+        assert_eq!(split(416, 128, 2), Split::Rows(208));
+        // Square: a tie, and columns.
+        assert_eq!(split(512, 512, 2), Split::Cols(256));
+        // 400×400 (49 row tiles cut 25 + 24) against 784×208.
+        assert_eq!(split(784, 400, 2), Split::Rows(400));
+        // Three threads: 48×1008 against 112×336.
+        assert_eq!(split(100, 1000, 3), Split::Cols(336));
+        // A side shorter than a tile is never cut below it.
+        assert_eq!(split(8, 100, 2), Split::Cols(64));
+    }
+
+    #[test]
     fn threaded_gemm_is_bit_identical() {
-        let (m, k, n) = (130, 70, 190);
+        // Cut by columns, then by rows (see `split`).
+        for (m, k, n) in [(130, 70, 190), (128, 40, 400)] {
+            threaded_gemm_matches_serial(m, k, n);
+        }
+    }
+
+    fn threaded_gemm_matches_serial(m: usize, k: usize, n: usize) {
         let a: Vec<f32> = (0..m * k).map(|i| ((i * 7919) % 1000) as f32 / 997.0 - 0.5).collect();
         let b: Vec<f32> = (0..k * n).map(|i| ((i * 104729) % 1000) as f32 / 991.0 - 0.5).collect();
         let mut c1 = vec![0.0; m * n];
