@@ -5,7 +5,7 @@
 use autodiff::kernels::matmul::gemm_serial;
 use autodiff::prelude::*;
 
-use super::median_us;
+use super::{interleaved_medians_us, median_us};
 use crate::json::Json;
 
 const SHAPES: &[(usize, usize, usize)] = &[(256, 256, 256), (512, 512, 512), (1024, 1024, 1024), (128, 784, 400)];
@@ -16,30 +16,35 @@ fn data(n: usize, salt: usize) -> Vec<f32> {
 
 fn reps(m: usize, k: usize, n: usize) -> usize {
     let flops = (2 * m * k * n) as f64;
-    ((2e10 / flops) as usize).clamp(5, 200)
+    ((2e10 / flops) as usize).clamp(16, 200)
 }
 
-/// GFLOP/s of raw single-threaded matrixmultiply sgemm.
-fn raw_gflops(m: usize, k: usize, n: usize) -> f64 {
-    let (a, b) = (data(m * k, 1), data(k * n, 2));
-    let mut c = vec![0.0f32; m * n];
-    let us = median_us(3, reps(m, k, n), || gemm_serial(m, k, n, &a, &b, &mut c));
-    2.0 * (m * k * n) as f64 / us / 1e3
-}
-
-/// GFLOP/s of the graph's matmul op in a session with `threads` kernel threads.
-fn op_gflops(m: usize, k: usize, n: usize, threads: usize) -> f64 {
-    let g = Graph::<f32>::new();
-    let a = g.input("a", [m, k]);
-    let b = g.input("b", [k, n]);
-    let plan = g.compile(&[matmul(a, b)]).unwrap();
-    let mut s = Session::with_options(plan, 0, SessionOptions { threads: Some(threads), check_finite: false });
+/// GFLOP/s of raw single-threaded matrixmultiply sgemm and of the graph's matmul op in sessions
+/// with 1 and 2 kernel threads, measured in alternation (see [`interleaved_medians_us`]) so that
+/// the ratios between them do not depend on when each was timed.
+fn matmul_gflops(m: usize, k: usize, n: usize) -> [f64; 3] {
     let (ad, bd) = (data(m * k, 1), data(k * n, 2));
+    let mut c = vec![0.0f32; m * n];
+    let mut raw = || gemm_serial(m, k, n, &ad, &bd, &mut c);
+    let g = Graph::<f32>::new();
+    let (a, b) = (g.input("a", [m, k]), g.input("b", [k, n]));
+    let plan = g.compile(&[matmul(a, b)]).unwrap();
+    let session = |threads| {
+        Session::with_options(plan.clone(), 0, SessionOptions { threads: Some(threads), check_finite: false })
+    };
+    let (mut one, mut two) = (session(1), session(2));
     let store = ParamStore::new(0);
-    let us = median_us(3, reps(m, k, n), || {
-        s.run(&store, &[("a", &ad), ("b", &bd)]).unwrap();
-    });
-    2.0 * (m * k * n) as f64 / us / 1e3
+    let feeds: [(&str, &[f32]); 2] = [("a", &ad), ("b", &bd)];
+    let mut op1 = || {
+        one.run(&store, &feeds).unwrap();
+    };
+    let mut op2 = || {
+        two.run(&store, &feeds).unwrap();
+    };
+    let rounds = 8;
+    let us = interleaved_medians_us(3, rounds, reps(m, k, n).div_ceil(rounds), &mut [&mut raw, &mut op1, &mut op2]);
+    let gflops = |us: f64| 2.0 * (m * k * n) as f64 / us / 1e3;
+    [gflops(us[0]), gflops(us[1]), gflops(us[2])]
 }
 
 /// Run time per node of a chain of 1,000 small elementwise nodes.
@@ -110,9 +115,8 @@ pub fn run() -> Json {
     println!("{:>16} {:>8} {:>10} {:>10} {:>8}", "shape", "threads", "op", "raw", "op/raw");
     let mut rows = Vec::new();
     for &(m, k, n) in SHAPES {
-        let raw = raw_gflops(m, k, n);
-        for threads in [1, 2] {
-            let op = op_gflops(m, k, n, threads);
+        let [raw, op1, op2] = matmul_gflops(m, k, n);
+        for (threads, op) in [(1, op1), (2, op2)] {
             let shape = format!("{m}x{k}x{n}");
             println!("{shape:>16} {threads:>8} {op:>10.1} {raw:>10.1} {:>8.3}", op / raw);
             rows.push(Json::obj(vec![

@@ -9,7 +9,7 @@ use autodiff::prelude::*;
 use autodiff::team::for_each_chunk_mut;
 use layers::{Activation, Conv2DFlipout, DenseFlipout, Flatten, Likelihood, Mode, Model, Pool, Sequential};
 
-use super::median_us;
+use super::interleaved_medians_us;
 use crate::json::Json;
 
 struct Workload {
@@ -102,26 +102,6 @@ fn inputs(w: &Workload) -> (Vec<f32>, Vec<f32>) {
     (x, y)
 }
 
-/// Raw GEMM GFLOP/s at `m×k·k×n` with `threads` threads, outside any graph: the better of one
-/// product split across the threads and one product per thread at once (how a two-thread
-/// session runs a Flipout layer's pairs of products).
-fn raw_gflops(m: usize, k: usize, n: usize, threads: usize) -> f64 {
-    let team = autodiff::KernelTeam::new(threads);
-    let a: Vec<f32> = (0..m * k).map(|i| (i % 97) as f32 * 0.01).collect();
-    let b: Vec<f32> = (0..k * n).map(|i| (i % 89) as f32 * 0.01).collect();
-    let mut c = vec![0.0f32; threads * m * n];
-    let (am, bm) = (MatRef::new(&a, m, k, false), MatRef::new(&b, k, n, false));
-    let reps = ((4e9 / (2.0 * (m * k * n) as f64)) as usize).clamp(10, 400);
-    let flops = 2.0 * (m * k * n) as f64;
-    let split = team.lead(|| median_us(3, reps, || gemm(am, bm, 0.0, &mut c[..m * n])));
-    if threads == 1 {
-        return flops / split / 1e3;
-    }
-    let side_by_side =
-        team.lead(|| median_us(3, reps, || for_each_chunk_mut(&mut c, m * n, |_, c| gemm(am, bm, 0.0, c))));
-    (flops / split).max(threads as f64 * flops / side_by_side) / 1e3
-}
-
 struct Measured {
     step_us: f64,
     forward_us: f64,
@@ -129,27 +109,56 @@ struct Measured {
     flops: u64,
 }
 
+/// The step, the forward pass and the raw GEMM at the workload's dominant shape (for the
+/// floor), measured in alternation (see [`interleaved_medians_us`]) with `threads` threads. The
+/// floor's GEMM rate is the better of one product split across the threads and one product
+/// per thread at once (how a two-thread session runs a Flipout layer's pairs of products),
+/// outside any graph.
 fn measure(w: &Workload, threads: usize) -> Measured {
-    let (m, k, n) = (w.batch * w.gemm.0, w.gemm.1, w.gemm.2);
-    let gflops = raw_gflops(m, k, n, threads);
     let mut model = Model::new((w.net)(), w.input, w.likelihood, 1).expect("model builds");
     let (x, y) = inputs(w);
     let (plan, params) = model.training_plan(60_000).expect("training plan");
     let flops = plan.flops(w.batch);
-    let mut session = Session::with_options(plan, 1, SessionOptions { threads: Some(threads), check_finite: false });
+    let forward_plan = model.prediction_plan(Mode::Sample).expect("forward plan");
+    let options = SessionOptions { threads: Some(threads), check_finite: false };
+    let mut session = Session::with_options(plan, 1, options.clone());
+    let mut forward = Session::with_options(forward_plan, 1, options);
+    // The forward pass reads a copy of the parameters, since the steps keep changing them.
+    let snapshot = model.store().clone();
     let mut adam = Adam::<f32>::new(1e-3);
-    let step_us = median_us(5, w.reps, || {
+    let mut step = || {
         let out = session.run(model.store(), &[("x", &x), ("y", &y)]).expect("step runs");
         let grads: Vec<(ParamId, &[f32])> = params.iter().enumerate().map(|(i, &id)| (id, out.get(3 + i))).collect();
         let store = model.store_mut();
         out.in_context(|| adam.step(store, &grads)).expect("adam step");
-    });
-    let forward_plan = model.prediction_plan(Mode::Sample).expect("forward plan");
-    let mut fs = Session::with_options(forward_plan, 1, SessionOptions { threads: Some(threads), check_finite: false });
-    let forward_us = median_us(5, w.reps, || {
-        fs.run(model.store(), &[("x", &x)]).expect("forward runs");
-    });
-    Measured { step_us, forward_us, floor_us: flops as f64 / gflops / 1e3, flops }
+    };
+    let mut forward_pass = || {
+        forward.run(&snapshot, &[("x", &x)]).expect("forward runs");
+    };
+
+    let (m, k, n) = (w.batch * w.gemm.0, w.gemm.1, w.gemm.2);
+    let team = autodiff::KernelTeam::new(threads);
+    let a: Vec<f32> = (0..m * k).map(|i| (i % 97) as f32 * 0.01).collect();
+    let b: Vec<f32> = (0..k * n).map(|i| (i % 89) as f32 * 0.01).collect();
+    let (mut c, mut cs) = (vec![0.0f32; m * n], vec![0.0f32; threads * m * n]);
+    let (am, bm) = (MatRef::new(&a, m, k, false), MatRef::new(&b, k, n, false));
+    let mut split = || team.lead(|| gemm(am, bm, 0.0, &mut c));
+    let mut side_by_side = || team.lead(|| for_each_chunk_mut(&mut cs, m * n, |_, c| gemm(am, bm, 0.0, c)));
+
+    let rounds = 5;
+    let per_round = w.reps.div_ceil(rounds);
+    let us = if threads == 1 {
+        interleaved_medians_us(3, rounds, per_round, &mut [&mut step, &mut forward_pass, &mut split])
+    } else {
+        interleaved_medians_us(3, rounds, per_round, &mut [&mut step, &mut forward_pass, &mut split, &mut side_by_side])
+    };
+    let gemm_flops = 2.0 * (m * k * n) as f64;
+    let gemm_gflops = match us[..] {
+        [_, _, split] => gemm_flops / split / 1e3,
+        [_, _, split, side_by_side] => (gemm_flops / split).max(threads as f64 * gemm_flops / side_by_side) / 1e3,
+        _ => unreachable!("three or four functions were timed"),
+    };
+    Measured { step_us: us[0], forward_us: us[1], floor_us: flops as f64 / gemm_gflops / 1e3, flops }
 }
 
 /// Runs the named workloads (all when `only` is empty); `None` if a name is unknown.

@@ -72,3 +72,38 @@ pub fn median_us(warmup: usize, reps: usize, mut f: impl FnMut()) -> f64 {
     t.sort_by(|a, b| a.total_cmp(b));
     t[t.len() / 2]
 }
+
+/// Median wall times in microseconds of several functions measured in alternation: `rounds`
+/// rounds, each timing `per_round` consecutive runs of every function in turn, after `warmup`
+/// runs of each. The machine's speed drifts by 10% and more over seconds (other tenants, clock
+/// states), so figures that are compared as a ratio must be taken in the same minutes: timed one
+/// after the other, two fast phases and a slow one can pass for a 10% gain. Runs of one function
+/// stay consecutive within a round so that each still finds its own data in cache, and each
+/// round starts with the next function, so that none always runs after the same one (a product
+/// split across two threads runs slower just after a single-threaded one has pulled its data
+/// into one core's cache).
+pub fn interleaved_medians_us(warmup: usize, rounds: usize, per_round: usize, fs: &mut [&mut dyn FnMut()]) -> Vec<f64> {
+    for f in fs.iter_mut() {
+        for _ in 0..warmup {
+            f();
+        }
+    }
+    let mut times: Vec<Vec<f64>> = vec![Vec::with_capacity(rounds * per_round); fs.len()];
+    for round in 0..rounds {
+        let count = fs.len();
+        for i in (0..count).map(|i| (i + round) % count) {
+            for _ in 0..per_round {
+                let s = Instant::now();
+                fs[i]();
+                times[i].push(s.elapsed().as_secs_f64() * 1e6);
+            }
+        }
+    }
+    times
+        .into_iter()
+        .map(|mut t| {
+            t.sort_by(|a, b| a.total_cmp(b));
+            t[t.len() / 2]
+        })
+        .collect()
+}
