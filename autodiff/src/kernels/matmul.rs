@@ -96,7 +96,7 @@ pub fn gemm<F: Scalar>(a: MatRef<'_, F>, b: MatRef<'_, F>, beta: F, c: &mut [F])
         run(0, m, 0, n);
         return;
     }
-    match split(m, n, threads) {
+    match split(&a, &b, threads) {
         Split::Rows(step) => for_each(m.div_ceil(step), &|b| run(b * step, ((b + 1) * step).min(m), 0, n)),
         Split::Cols(step) => for_each(n.div_ceil(step), &|b| run(0, m, b * step, ((b + 1) * step).min(n))),
     }
@@ -113,22 +113,35 @@ enum Split {
     Cols(usize),
 }
 
-/// How to cut an `m × n` product among `threads` threads, in whole tiles. The product takes as
-/// long as its largest block, tiles padded, so the cut with the smaller largest block wins: for
-/// 128×784·784×400 on two threads, rows give blocks of 64×400 where columns give 128×208 and
-/// 128×192, and run about 3% faster. On a tie the longer side is cut, because every block
-/// packs all of the other side's operand: a cut of the columns packs all of `a` in each block,
-/// a cut of the rows all of `b`.
-fn split(m: usize, n: usize, threads: usize) -> Split {
+/// The cost of packing one element of an operand, in multiply-adds of the micro-kernel, when
+/// the values that the packing puts side by side are contiguous in memory (rows of `b`,
+/// columns of a transposed `a`); twice this when it gathers them (rows of a row-major `a`,
+/// columns of a transposed `b`). Fitted to two-thread timings of both cuts on this project's
+/// products (squares of 256 to 1024, 128×784·784×400, 400×784·784×128, and the transposed
+/// products of a dense layer's backward pass), whose better cut it picks in every case.
+const PACK_COST: usize = 14;
+
+/// How to cut an `m × k · k × n` product among `threads` threads, in whole tiles. Each thread
+/// runs matrixmultiply on its block, which packs the block's rows of `a` and columns of `b`
+/// and then multiplies, so a block costs its padded tiles plus its packing, and the cut with
+/// the cheaper largest block wins. Packing matters: a cut of the rows packs all of `b` in each
+/// block and a cut of the columns all of `a`. Two threads on 128×784·784×400 get blocks of
+/// 64×400 from rows against 128×208 and 128×192 from columns; on 512³ both cuts split the
+/// tiles evenly but rows pack the cheap side (`b`) whole, and run about 8% faster.
+fn split<F>(a: &MatRef<'_, F>, b: &MatRef<'_, F>, threads: usize) -> Split {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
     // The block length of a side of `len` cut into at most `threads` blocks of whole tiles.
-    let step = |len: usize| len.div_ceil(TILE).div_ceil(threads) * TILE;
+    let step = |len: usize| (len.div_ceil(TILE).div_ceil(threads) * TILE).min(len);
+    let pack_a = if a.rs == 1 { PACK_COST } else { 2 * PACK_COST };
+    let pack_b = if b.cs == 1 { PACK_COST } else { 2 * PACK_COST };
+    let block = |rows: usize, cols: usize| {
+        rows.next_multiple_of(TILE) * cols.next_multiple_of(TILE) * k + pack_a * rows * k + pack_b * k * cols
+    };
     let (rows, cols) = (step(m), step(n));
-    let by_rows = rows * n.next_multiple_of(TILE);
-    let by_cols = m.next_multiple_of(TILE) * cols;
-    if by_rows < by_cols || (by_rows == by_cols && m > n) {
-        Split::Rows(rows.min(m))
+    if block(rows, n) <= block(m, cols) {
+        Split::Rows(rows)
     } else {
-        Split::Cols(cols.min(n))
+        Split::Cols(cols)
     }
 }
 
@@ -188,21 +201,34 @@ mod tests {
         }
     }
 
+    /// The cut of `m × k · k × n` on `threads` threads, with `a` and `b` transposed or not.
+    fn cut(m: usize, k: usize, n: usize, ta: bool, tb: bool, threads: usize) -> Split {
+        let (a, b) = (vec![0.0f32; m * k], vec![0.0f32; k * n]);
+        let am = if ta { MatRef::new(&a, k, m, true) } else { MatRef::new(&a, m, k, false) };
+        let bm = if tb { MatRef::new(&b, n, k, true) } else { MatRef::new(&b, k, n, false) };
+        split(&am, &bm, threads)
+    }
+
     #[test]
-    fn split_cuts_the_side_that_gives_the_smaller_largest_block() {
-        // Rows: 64×400 per block; columns: 128×208 and 128×192.
-        assert_eq!(split(128, 400, 2), Split::Rows(64));
-        // 64×416 either way: the longer side is cut.
-        assert_eq!(split(128, 416, 2), Split::Cols(208));
-        assert_eq!(split(416, 128, 2), Split::Rows(208));
-        // Square: a tie, and columns.
-        assert_eq!(split(512, 512, 2), Split::Cols(256));
-        // 400×400 (49 row tiles cut 25 + 24) against 784×208.
-        assert_eq!(split(784, 400, 2), Split::Rows(400));
+    fn split_picks_the_cut_with_the_cheaper_largest_block() {
+        // In multiply-adds, tiles + 28·(a's rows × k) + 14·(k × b's columns):
+        // rows 64·400·784 + 28·64·784 + 14·784·400 = 25.87M; columns 128·208·784 + 28·128·784
+        // + 14·784·208 = 25.96M.
+        assert_eq!(cut(128, 784, 400, false, false, 2), Split::Rows(64));
+        // Tiles tie (64×416 against 128×208); rows would pack all of the larger b.
+        assert_eq!(cut(128, 784, 416, false, false, 2), Split::Cols(208));
+        // Squares: tiles tie and columns would pack all of a, the dearer side.
+        assert_eq!(cut(512, 512, 512, false, false, 2), Split::Rows(256));
+        // Columns tile better (400×64 against 208×128), but pack all of a 400×784 gather.
+        assert_eq!(cut(400, 784, 128, false, false, 2), Split::Rows(208));
+        // b transposed gathers too: rows would pack all 784×400 of it.
+        assert_eq!(cut(128, 400, 784, false, true, 2), Split::Cols(400));
+        // A weight gradient, xᵀ·g with x transposed: both pack cheaply; rows tile better.
+        assert_eq!(cut(784, 128, 400, true, false, 2), Split::Rows(400));
         // Three threads: 48×1008 against 112×336.
-        assert_eq!(split(100, 1000, 3), Split::Cols(336));
-        // A side shorter than a tile is never cut below it.
-        assert_eq!(split(8, 100, 2), Split::Cols(64));
+        assert_eq!(cut(100, 64, 1000, false, false, 3), Split::Cols(336));
+        // A side shorter than a tile is not cut below it.
+        assert_eq!(cut(8, 64, 100, false, false, 2), Split::Cols(64));
     }
 
     #[test]
