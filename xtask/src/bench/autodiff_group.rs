@@ -16,7 +16,7 @@ fn data(n: usize, salt: usize) -> Vec<f32> {
 
 fn reps(m: usize, k: usize, n: usize) -> usize {
     let flops = (2 * m * k * n) as f64;
-    ((2e10 / flops) as usize).clamp(16, 200)
+    ((2e10 / flops) as usize).clamp(40, 200)
 }
 
 /// GFLOP/s of raw single-threaded matrixmultiply sgemm and of the graph's matmul op in sessions
