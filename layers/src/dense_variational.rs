@@ -18,6 +18,7 @@ use crate::activation::Activation;
 use crate::builders::{DistFn, DistributionFn};
 use crate::layer::{Layer, LayerCx, LossKind, Mode};
 use crate::tensor_fn::sample;
+use crate::variational::{add_activity_regularization, Regularizer};
 
 /// TFP's v2 variational dense layer.
 #[derive(Clone)]
@@ -29,12 +30,17 @@ pub struct DenseVariational<F: Scalar> {
     pub make_posterior_fn: DistFn<F>,
     /// Builds the prior over the same vector.
     pub make_prior_fn: DistFn<F>,
-    /// Multiplies the divergence (TFP: `None`, i.e. 1).
+    /// Multiplies the divergence (TFP: `None`, i.e. 1). The training loss already divides the
+    /// divergence by the number of training examples (see [`elbo_loss`](crate::elbo_loss)): TFP's
+    /// idiom `kl_weight=1/N` would divide it twice here.
     pub kl_weight: f64,
     /// Analytic KL (true) or the Monte-Carlo estimate at the forward sample (false, TFP's default).
     pub kl_use_exact: bool,
     /// Activation.
     pub activation: Activation<F>,
+    /// Activity regularizer (default: none); its value is divided by the batch size, as in
+    /// Keras.
+    pub activity_regularizer: Option<Regularizer<F>>,
     /// Whether the vector includes a bias.
     pub use_bias: bool,
     /// Whether optimizers update the posterior's and prior's parameters.
@@ -56,6 +62,7 @@ impl<F: Scalar> DenseVariational<F> {
             kl_weight: 1.0,
             kl_use_exact: false,
             activation: Activation::Linear,
+            activity_regularizer: None,
             use_bias: true,
             trainable: true,
         }
@@ -78,6 +85,14 @@ impl<F: Scalar> DenseVariational<F> {
     /// Sets the activation.
     pub fn activation(mut self, a: Activation<F>) -> Self {
         self.activation = a;
+        self
+    }
+    /// Sets an activity regularizer.
+    pub fn activity_regularizer(
+        mut self,
+        r: impl for<'g> Fn(Tensor<'g, F>) -> Tensor<'g, F> + Send + Sync + 'static,
+    ) -> Self {
+        self.activity_regularizer = Some(Arc::new(r));
         self
     }
     /// Adds or removes the bias.
@@ -118,6 +133,10 @@ impl<F: Scalar> Layer<F> for DenseVariational<F> {
         if self.use_bias {
             y = y + slice(w, 0, k, n);
         }
-        self.activation.apply(y)
+        let y = self.activation.apply(y);
+        if let Some(r) = &self.activity_regularizer {
+            add_activity_regularization(cx, r, y);
+        }
+        y
     }
 }

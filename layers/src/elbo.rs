@@ -13,10 +13,12 @@
 
 use autodiff::prelude::*;
 
-/// `mean(nll) + (kl + regularization) / num_examples`: the negative ELBO per training example.
+/// `mean(nll) + kl / num_examples`: the negative ELBO per training example.
 ///
 /// `nll` holds per-example negative log-likelihoods `[B]`; `kl` is the sum of the layers'
 /// divergences (see [`LayerCx::total_divergence`](crate::LayerCx::total_divergence)).
+/// Regularizers are not part of the ELBO: [`Model`](crate::Model) adds them to this per-example
+/// loss unscaled, as Keras adds `model.losses` to the mean batch loss.
 #[track_caller]
 pub fn elbo_loss<'g, F: Scalar>(nll: Tensor<'g, F>, kl: Option<Tensor<'g, F>>, num_examples: usize) -> Tensor<'g, F> {
     let data = reduce_mean(nll, &[0], false);

@@ -95,7 +95,7 @@ impl Default for FitOptions {
 pub struct EpochStats {
     /// Epoch index, from 0.
     pub epoch: usize,
-    /// Mean negative ELBO per example over the epoch's steps.
+    /// Mean loss per example over the epoch's steps: the negative ELBO plus the regularizers.
     pub loss: f64,
     /// Mean negative log-likelihood per example.
     pub nll: f64,
@@ -177,7 +177,7 @@ impl<F: Scalar> Model<F> {
     }
 
     /// The training plan: fetches `[loss, mean nll, kl, grads...]`, and the parameters the
-    /// gradients belong to.
+    /// gradients belong to. The loss is `mean nll + kl / num_examples + regularizers`.
     pub fn training_plan(&mut self, num_examples: usize) -> Result<(Plan<F>, Vec<ParamId>), ModelError> {
         let label_dims = self.label_dims();
         let g = Graph::<F>::new();
@@ -186,11 +186,15 @@ impl<F: Scalar> Model<F> {
         let y = g.input("y", Shape::batched(&label_dims));
         let out = build_layer(self.net.as_ref(), x, &mut cx);
         let nll = self.likelihood.nll(out, y, &mut cx);
-        let kl = match (cx.total_divergence(), cx.total_regularization()) {
-            (Some(a), Some(b)) => Some(a + b),
-            (a, b) => a.or(b),
-        };
+        let kl = cx.total_divergence();
+        // Regularizers are added to the mean batch loss as they are, as Keras adds
+        // `model.losses` (and as `Flow::fit` does): only the KL is a sum over the whole data set
+        // that needs dividing by N.
         let loss = elbo_loss(nll, kl, num_examples);
+        let loss = match cx.total_regularization() {
+            Some(r) => loss + r,
+            None => loss,
+        };
         let params = cx.trainable_params();
         drop(cx);
         let tensors: Vec<Tensor<'_, F>> = params.iter().map(|p| p.1).collect();

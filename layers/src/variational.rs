@@ -23,8 +23,25 @@ use crate::linear_map::{DenseMap, LinearMap};
 use crate::tensor_fn::TensorFn;
 
 /// A function of a layer's output whose value is added to the losses (Keras' activity
-/// regularizer).
+/// regularizer), or of a parameter.
 pub type Regularizer<F> = Arc<dyn for<'g> Fn(Tensor<'g, F>) -> Tensor<'g, F> + Send + Sync>;
+
+/// Registers an activity regularizer's value at the output `y` (`[batch, ...]`) divided by the
+/// batch size, as Keras does so that the penalty's strength does not depend on the batch size:
+/// `l2(λ)` adds `λ Σ y² / batch`. A value that is not a scalar is summed first.
+pub(crate) fn add_activity_regularization<'g, F: Scalar>(
+    cx: &mut LayerCx<'g, '_, F>,
+    regularizer: &Regularizer<F>,
+    y: Tensor<'g, F>,
+) {
+    let v = regularizer(y);
+    let v = if v.rank() == 0 { v } else { v.sum_all() };
+    // The batch size is only known when the plan runs: count the output's elements, and divide
+    // by the (fixed) elements per example.
+    let per_example: usize = y.shape().dims().iter().skip(1).filter_map(|d| d.fixed()).product();
+    let examples = ones_like(y).sum_all() * F::of(1.0 / per_example as f64);
+    cx.add_loss("activity_regularizer", v / examples, LossKind::Regularizer);
+}
 
 /// A variational layer: estimator `E` applied through the linear map `M`.
 #[derive(Clone)]
@@ -36,7 +53,8 @@ pub struct Variational<F: Scalar, E: KernelEstimator, M: LinearMap<F>> {
     pub estimator: E,
     /// Activation (default: none).
     pub activation: Activation<F>,
-    /// Activity regularizer (default: none).
+    /// Activity regularizer (default: none); its value is divided by the batch size, as in
+    /// Keras.
     pub activity_regularizer: Option<Regularizer<F>>,
     /// Whether optimizers update the layer's parameters (default: true).
     pub trainable: bool,
@@ -223,9 +241,7 @@ impl<F: Scalar, E: KernelEstimator, M: LinearMap<F>> Layer<F> for Variational<F,
         }
         let y = self.activation.apply(y);
         if let Some(r) = &self.activity_regularizer {
-            let v = r(y);
-            let v = if v.rank() == 0 { v } else { v.sum_all() };
-            cx.add_loss("activity_regularizer", v, LossKind::Regularizer);
+            add_activity_regularization(cx, r, y);
         }
         y
     }
