@@ -33,8 +33,17 @@ impl<'a, F> MatRef<'a, F> {
             MatRef { data, rows, cols, rs: cols, cs: 1 }
         }
     }
+    /// Whether every element lies in `data`, and the strides convert to the signed offsets that
+    /// matrixmultiply takes. Checked arithmetic: wrapping strides must not pass for small ones.
     fn fits(&self) -> bool {
-        self.rows == 0 || self.cols == 0 || (self.rows - 1) * self.rs + (self.cols - 1) * self.cs < self.data.len()
+        if self.rows == 0 || self.cols == 0 {
+            return true;
+        }
+        let last = (self.rows - 1)
+            .checked_mul(self.rs)
+            .and_then(|r| (self.cols - 1).checked_mul(self.cs).and_then(|c| r.checked_add(c)));
+        let signed = isize::try_from(self.rs).is_ok() && isize::try_from(self.cs).is_ok();
+        signed && last.is_some_and(|last| last < self.data.len())
     }
 }
 
@@ -229,6 +238,16 @@ mod tests {
         assert_eq!(cut(100, 64, 1000, false, false, 3), Split::Cols(336));
         // A side shorter than a tile is not cut below it.
         assert_eq!(cut(8, 64, 100, false, false, 2), Split::Cols(64));
+    }
+
+    #[test]
+    #[should_panic(expected = "out of bounds")]
+    fn strides_that_wrap_around_are_out_of_bounds() {
+        // (3 − 1)·2⁶³ wraps to 0 in unchecked arithmetic, which would pass for in bounds.
+        let data = [0.0f32; 1];
+        let a = MatRef { data: &data, rows: 3, cols: 1, rs: 1 << 63, cs: 1 };
+        let mut c = [0.0f32; 3];
+        gemm(a, MatRef::new(&data, 1, 1, false), 0.0, &mut c);
     }
 
     #[test]
