@@ -10,7 +10,6 @@ use std::sync::{Arc, Mutex};
 use smallvec::SmallVec;
 
 use crate::error::{OpFailure, RunError};
-use crate::kernels::ftz;
 use crate::op::ForwardCx;
 use crate::params::ParamStore;
 use crate::plan::{Plan, PlanInner, Step, StepKind};
@@ -182,12 +181,7 @@ impl<F: Scalar> Session<F> {
         }
         match self.team.clone() {
             Some(team) if self.parallel => team.lead(|| self.execute(step, params, feeds)),
-            _ => {
-                let saved = ftz::enable();
-                let r = crate::kernels::serial(|| self.execute(step, params, feeds));
-                ftz::restore(saved);
-                r
-            }
+            _ => crate::kernels::serial_flushed(|| self.execute(step, params, feeds)),
         }?;
         Ok(Outputs { s: self })
     }
@@ -479,12 +473,7 @@ impl<F: Scalar> Session<F> {
     pub fn in_context<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
         match &self.team {
             Some(team) if self.parallel => team.lead(f),
-            _ => {
-                let saved = ftz::enable();
-                let r = crate::kernels::serial(f);
-                ftz::restore(saved);
-                r
-            }
+            _ => crate::kernels::serial_flushed(f),
         }
     }
 

@@ -133,12 +133,10 @@ impl KernelTeam {
     /// confined to the calling thread instead.
     pub fn lead<R>(&self, f: impl FnOnce() -> R) -> R {
         let s = &*self.shared;
-        let saved = ftz::enable();
         if self.threads == 1 || s.leading.compare_exchange(false, true, Ordering::SeqCst, Ordering::Relaxed).is_err() {
-            let r = crate::kernels::serial(f);
-            ftz::restore(saved);
-            return r;
+            return crate::kernels::serial_flushed(f);
         }
+        let saved = ftz::enable();
         wake_sleepers(s);
         let outer = CURRENT.with(|c| c.replace((s as *const Shared, self.threads)));
         // Restores the thread's state and releases the team even if `f` panics.
@@ -320,10 +318,12 @@ pub fn for_each(parts: usize, f: &(dyn Fn(usize) + Sync)) {
     while s.state.load(Ordering::Acquire) != 0 {
         std::hint::spin_loop();
     }
+    // Clear the helpers' flag before any unwinding, so that it never outlives this job.
+    let helper_panicked = s.panicked.swap(false, Ordering::AcqRel);
     if let Err(e) = mine {
         resume_unwind(e);
     }
-    if s.panicked.swap(false, Ordering::AcqRel) {
+    if helper_panicked {
         panic!("a kernel panicked on a helper thread");
     }
 }
@@ -540,5 +540,33 @@ mod tests {
             })
         });
         assert_eq!(sum.load(Ordering::Relaxed), 45);
+    }
+
+    #[test]
+    fn panics_on_the_leader_and_a_helper_at_once_leave_nothing_for_the_next_job() {
+        let team = KernelTeam::new(2);
+        for _ in 0..5 {
+            // Each thread starts on its own part; both parts panic, the helper's first (the
+            // leader's part sleeps longer, so the helper has joined and panicked by then).
+            let r = catch_unwind(AssertUnwindSafe(|| {
+                team.lead(|| {
+                    for_each(2, &|i| {
+                        std::thread::sleep(Duration::from_millis(if i == 0 { 4 } else { 1 }));
+                        panic!("part {i}");
+                    })
+                })
+            }));
+            assert!(r.is_err());
+            team.lead(|| for_each(4, &|_| {}));
+        }
+    }
+
+    #[test]
+    fn a_panic_in_a_serial_run_leaves_the_thread_as_it_was() {
+        let r = catch_unwind(|| crate::kernels::serial_flushed(|| panic!("an op failed")));
+        assert!(r.is_err());
+        assert!(!crate::kernels::ftz::is_enabled(), "the caller's control word is back");
+        let team = KernelTeam::new(2);
+        assert_eq!(team.lead(crate::kernels::threads), 2, "kernels split again");
     }
 }

@@ -40,12 +40,22 @@ pub fn threads() -> usize {
     }
 }
 
-/// Runs `f` with kernels confined to the calling thread.
+/// Runs `f` with kernels confined to the calling thread (until `f` returns or unwinds).
 pub fn serial<R>(f: impl FnOnce() -> R) -> R {
-    let old = SERIAL.with(|s| s.replace(true));
-    let r = f();
-    SERIAL.with(|s| s.set(old));
-    r
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            SERIAL.with(|s| s.set(self.0));
+        }
+    }
+    let _reset = Reset(SERIAL.with(|s| s.replace(true)));
+    f()
+}
+
+/// Runs `f` as a single-threaded run does: kernels confined to the calling thread, with
+/// denormals flushed (see [`ftz::flushed`]).
+pub(crate) fn serial_flushed<R>(f: impl FnOnce() -> R) -> R {
+    ftz::flushed(|| serial(f))
 }
 
 /// Elements per parallel chunk. Fixed, so results never depend on the number of threads.

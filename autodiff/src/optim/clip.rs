@@ -25,7 +25,8 @@
 
 use crate::team::for_each_chunk_mut;
 
-use super::{check_grads, check_hyper, with_ftz, OptimError, Optimizer};
+use super::{check_grads, check_hyper, OptimError, Optimizer};
+use crate::kernels::ftz;
 use crate::kernels::{should_par, CHUNK};
 use crate::params::{ParamId, ParamStore};
 use crate::scalar::Scalar;
@@ -87,14 +88,14 @@ fn sum_squares<F: Scalar>(x: &[F]) -> f64 {
         for group in x.chunks(GROUP * CHUNK) {
             let k = group.len().div_ceil(CHUNK);
             for_each_chunk_mut(&mut partial[..k], 1, |i, s| {
-                s[0] = with_ftz(|| chunk_sum_squares(&group[i * CHUNK..((i + 1) * CHUNK).min(group.len())]))
+                s[0] = ftz::flushed(|| chunk_sum_squares(&group[i * CHUNK..((i + 1) * CHUNK).min(group.len())]))
             });
             for &s in &partial[..k] {
                 acc += s;
             }
         }
     } else {
-        with_ftz(|| {
+        ftz::flushed(|| {
             for c in x.chunks(CHUNK) {
                 acc += chunk_sum_squares(c);
             }

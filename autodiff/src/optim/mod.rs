@@ -372,15 +372,6 @@ impl<'a, F: Scalar> StateMap<'a, F> {
     }
 }
 
-/// Runs `f` with flush-to-zero on the current thread, restoring the previous mode afterwards.
-#[inline]
-pub(crate) fn with_ftz<R>(f: impl FnOnce() -> R) -> R {
-    let saved = ftz::enable();
-    let r = f();
-    ftz::restore(saved);
-    r
-}
-
 // The chunk drivers below run an update kernel over matching pieces of a parameter `p`, its
 // gradient `g` and 0–3 state buffers of the same length: whole on the calling thread below
 // PAR_MIN values, otherwise in fixed CHUNK-sized pieces across the session's team. Kernels are
@@ -390,9 +381,9 @@ pub(crate) fn with_ftz<R>(f: impl FnOnce() -> R) -> R {
 pub(crate) fn update0<F: Scalar>(p: &mut [F], g: &[F], k: impl Fn(&mut [F], &[F]) + Sync) {
     debug_assert_eq!(p.len(), g.len());
     if should_par(p.len()) {
-        for_each_chunk_mut(p, CHUNK, |i, p| with_ftz(|| k(p, &g[i * CHUNK..][..p.len()])));
+        for_each_chunk_mut(p, CHUNK, |i, p| ftz::flushed(|| k(p, &g[i * CHUNK..][..p.len()])));
     } else {
-        with_ftz(|| k(p, g));
+        ftz::flushed(|| k(p, g));
     }
 }
 
@@ -400,9 +391,9 @@ pub(crate) fn update0<F: Scalar>(p: &mut [F], g: &[F], k: impl Fn(&mut [F], &[F]
 pub(crate) fn update1<F: Scalar>(p: &mut [F], g: &[F], a: &mut [F], k: impl Fn(&mut [F], &[F], &mut [F]) + Sync) {
     debug_assert!(p.len() == g.len() && p.len() == a.len());
     if should_par(p.len()) {
-        for_each_chunk_mut2(p, a, CHUNK, |i, p, a| with_ftz(|| k(p, &g[i * CHUNK..][..p.len()], a)));
+        for_each_chunk_mut2(p, a, CHUNK, |i, p, a| ftz::flushed(|| k(p, &g[i * CHUNK..][..p.len()], a)));
     } else {
-        with_ftz(|| k(p, g, a));
+        ftz::flushed(|| k(p, g, a));
     }
 }
 
@@ -416,9 +407,9 @@ pub(crate) fn update2<F: Scalar>(
 ) {
     debug_assert!(p.len() == g.len() && p.len() == a.len() && p.len() == b.len());
     if should_par(p.len()) {
-        for_each_chunk_mut3(p, a, b, CHUNK, |i, p, a, b| with_ftz(|| k(p, &g[i * CHUNK..][..p.len()], a, b)));
+        for_each_chunk_mut3(p, a, b, CHUNK, |i, p, a, b| ftz::flushed(|| k(p, &g[i * CHUNK..][..p.len()], a, b)));
     } else {
-        with_ftz(|| k(p, g, a, b));
+        ftz::flushed(|| k(p, g, a, b));
     }
 }
 
@@ -433,9 +424,11 @@ pub(crate) fn update3<F: Scalar>(
 ) {
     debug_assert!(p.len() == g.len() && p.len() == a.len() && p.len() == b.len() && p.len() == c.len());
     if should_par(p.len()) {
-        for_each_chunk_mut4(p, a, b, c, CHUNK, |i, p, a, b, c| with_ftz(|| k(p, &g[i * CHUNK..][..p.len()], a, b, c)));
+        for_each_chunk_mut4(p, a, b, c, CHUNK, |i, p, a, b, c| {
+            ftz::flushed(|| k(p, &g[i * CHUNK..][..p.len()], a, b, c))
+        });
     } else {
-        with_ftz(|| k(p, g, a, b, c));
+        ftz::flushed(|| k(p, g, a, b, c));
     }
 }
 
