@@ -151,14 +151,22 @@ impl<F: Scalar> DistributionFn<F> for NormalPrior {
     }
 }
 
-/// A trainable Normal prior (empirical Bayes): per-element loc and untransformed scale
-/// parameters, initialised to `N(0, 1)` (loc 0, ρ = log(e − 1) so σ = 1).
+/// A trainable Normal prior (empirical Bayes): a per-element loc, and either a per-element
+/// untransformed scale (`scale: None`, the default; `σ = eps + softplus(ρ)` like the
+/// mean-field posterior) or a fixed scale.
+///
+/// The default starts at `N(0, 1)` (loc 0, ρ = log(e − 1), so σ = 1 + eps). With both loc and
+/// scale free per element, the prior can follow the posterior wherever the data does not hold
+/// it, and the KL can shrink towards 0. TFP's `DenseVariational` tutorial learns the loc only,
+/// with scale 1 (its `prior_trainable`): that is [`TrainableNormalPrior::loc_only`]`(1.0)`.
 #[derive(Clone, Copy, Debug)]
 pub struct TrainableNormalPrior {
     /// Initializer of the loc.
     pub loc_init: Init,
-    /// Initializer of the untransformed scale.
+    /// Initializer of the untransformed scale (unused with a fixed `scale`).
     pub untransformed_scale_init: Init,
+    /// A fixed scale; `None` learns one per element.
+    pub scale: Option<f64>,
 }
 
 impl Default for TrainableNormalPrior {
@@ -167,12 +175,22 @@ impl Default for TrainableNormalPrior {
             loc_init: Init::Zeros,
             // softplus(log(e − 1)) = 1
             untransformed_scale_init: Init::Constant(1.0f64.exp_m1().ln()),
+            scale: None,
         }
     }
 }
 
+impl TrainableNormalPrior {
+    /// A prior with a trainable loc (initialised to 0) and the fixed `scale`: TFP's tutorial
+    /// `prior_trainable` is `loc_only(1.0)`.
+    pub fn loc_only(scale: f64) -> Self {
+        TrainableNormalPrior { scale: Some(scale), ..Self::default() }
+    }
+}
+
 impl<F: Scalar> DistributionFn<F> for TrainableNormalPrior {
-    /// The same family as the mean-field posterior, with the prior's initializers.
+    /// The same family as the mean-field posterior, with the prior's initializers; or a
+    /// trainable loc with a fixed scale.
     fn build<'g>(
         &self,
         cx: &mut LayerCx<'g, '_, F>,
@@ -180,9 +198,20 @@ impl<F: Scalar> DistributionFn<F> for TrainableNormalPrior {
         shape: &[usize],
         trainable: bool,
     ) -> Box<dyn Distribution<'g, F> + 'g> {
-        let family =
-            MeanFieldNormal { loc_init: self.loc_init, untransformed_scale_init: self.untransformed_scale_init };
-        family.build(cx, name, shape, trainable)
+        match self.scale {
+            None => {
+                let family = MeanFieldNormal {
+                    loc_init: self.loc_init,
+                    untransformed_scale_init: self.untransformed_scale_init,
+                };
+                family.build(cx, name, shape, trainable)
+            }
+            Some(scale) => {
+                let loc = cx.param(&format!("{name}_loc"), shape, self.loc_init, trainable);
+                let normal = Normal::with_batch_shape(loc, cx.graph().scalar(scale), shape);
+                Box::new(Independent::new(Box::new(normal), shape.len()))
+            }
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 use autodiff::prelude::*;
 use layers::{
     build_layer, elbo_loss, Dense, DenseFlipout, DenseReparameterization, Divergence, Layer, LayerCx, Mode,
-    NormalPrior, PointEstimate,
+    NormalPrior, PointEstimate, TrainableNormalPrior,
 };
 use std::sync::Arc;
 
@@ -117,4 +117,26 @@ fn elbo_divides_the_kl_by_the_number_of_examples_once() {
     let mut s = Session::new(g.compile(&[loss]).unwrap(), 0);
     // mean nll 3 + 500 / 1000
     assert_eq!(s.run(&ParamStore::new(0), &[]).unwrap().scalar(0), 3.5);
+}
+
+#[test]
+fn a_loc_only_trainable_prior_learns_its_loc_under_a_fixed_scale() {
+    // μ_q = 0.3, ρ = −1, prior loc m = −0.2 and scale 2 for each of 2·3 weights:
+    // KL = ln(2/σ) + (σ² + (0.3 + 0.2)²)/8 − ½ with σ = eps + softplus(−1).
+    let layer =
+        DenseFlipout::<f64>::new(3).name("d").kernel_prior_fn(Some(Arc::new(TrainableNormalPrior::loc_only(2.0))));
+    let (kl, _) = total_kl(&layer, 2, |s| {
+        assert!(s.get("d/kernel_prior_untransformed_scale").is_none(), "the scale is not a parameter");
+        for (path, v) in [
+            ("d/kernel_posterior_loc", 0.3),
+            ("d/kernel_posterior_untransformed_scale", -1.0),
+            ("d/kernel_prior_loc", -0.2),
+        ] {
+            let id = s.id(path).unwrap_or_else(|| panic!("{path}"));
+            s.data_mut(id).iter_mut().for_each(|x| *x = v);
+        }
+    });
+    let sigma = f64::EPSILON + (-1f64).exp().ln_1p();
+    let want = 6.0 * ((2.0 / sigma).ln() + (sigma * sigma + 0.25) / 8.0 - 0.5);
+    assert!((kl - want).abs() < 1e-12, "{kl} vs {want}");
 }
