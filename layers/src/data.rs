@@ -66,12 +66,16 @@ impl<F: Scalar> Dataset<F> {
             yb.extend_from_slice(&self.y[i * yw..(i + 1) * yw]);
         }
     }
-    /// A seeded split into `(train, test)` with `test_fraction` of the examples in the test set.
-    pub fn split(&self, test_fraction: f64, seed: u64) -> (Self, Self) {
+    /// A seeded split into `(train, test)` with `test_fraction` (in `[0, 1]`) of the examples
+    /// in the test set.
+    pub fn split(&self, test_fraction: f64, seed: u64) -> Result<(Self, Self), String> {
+        if !(0.0..=1.0).contains(&test_fraction) {
+            return Err(format!("the test fraction must be in [0, 1], got {test_fraction}"));
+        }
         let mut idx: Vec<usize> = (0..self.len()).collect();
         shuffle(&mut idx, seed, 0);
         let n_test = ((self.len() as f64) * test_fraction).round() as usize;
-        (self.subset(&idx[n_test..]), self.subset(&idx[..n_test]))
+        Ok((self.subset(&idx[n_test..]), self.subset(&idx[..n_test])))
     }
 }
 
@@ -110,7 +114,7 @@ mod tests {
         let d =
             Dataset::<f64>::new((0..20).map(|i| i as f64).collect(), &[2], (0..10).map(|i| i as f64).collect(), &[1])
                 .unwrap();
-        let (tr, te) = d.split(0.3, 9);
+        let (tr, te) = d.split(0.3, 9).unwrap();
         assert_eq!((tr.len(), te.len()), (7, 3));
         for k in 0..te.len() {
             let label = te.y[k] as usize;

@@ -58,6 +58,30 @@ impl Likelihood {
         }
     }
 
+    /// Whether the head can read a network output of shape `out` (`[batch, ...]`), and its
+    /// constants are usable.
+    pub fn check(&self, out: &Shape) -> Result<(), String> {
+        let last = out.dims().last().and_then(|d| d.fixed());
+        match *self {
+            Likelihood::Normal { scale } if !(scale.is_finite() && scale > 0.0) => {
+                Err(format!("the Normal head's scale must be positive and finite, got {scale}"))
+            }
+            Likelihood::NormalLearnedScale { init_scale } if !(init_scale.is_finite() && init_scale > 0.0) => {
+                Err(format!("the NormalLearnedScale head's init_scale must be positive and finite, got {init_scale}"))
+            }
+            Likelihood::NormalHeteroscedastic if out.rank() < 2 || !last.is_some_and(|d| d >= 2 && d % 2 == 0) => {
+                Err(format!(
+                    "the NormalHeteroscedastic head reads means and scales from the two halves of the last \
+                     axis, which needs an even length; the network's output is {out}"
+                ))
+            }
+            Likelihood::Categorical if out.rank() < 2 || last == Some(0) => Err(format!(
+                "the Categorical head reads class logits from the last axis; the network's output is {out}"
+            )),
+            _ => Ok(()),
+        }
+    }
+
     fn normal<'g, F: Scalar>(&self, out: Tensor<'g, F>, cx: &mut LayerCx<'g, '_, F>) -> Normal<'g, F> {
         let g = cx.graph();
         match *self {

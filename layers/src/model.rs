@@ -26,6 +26,19 @@ pub enum ModelError {
     Optim(OptimError),
     /// The data do not fit the model.
     Data(String),
+    /// The model's configuration is unusable (e.g. a likelihood head that does not match the
+    /// network's output).
+    Config(String),
+    /// Training produced a loss that is not finite. The step that produced it was not applied,
+    /// so the parameters are those before it.
+    Diverged {
+        /// Epoch, from 0.
+        epoch: usize,
+        /// Step within the epoch, from 0.
+        step: usize,
+        /// The loss (NaN or infinite).
+        loss: f64,
+    },
 }
 
 impl fmt::Display for ModelError {
@@ -35,6 +48,13 @@ impl fmt::Display for ModelError {
             ModelError::Run(e) => write!(f, "running the model: {e}"),
             ModelError::Optim(e) => write!(f, "optimizer: {e}"),
             ModelError::Data(e) => write!(f, "data: {e}"),
+            ModelError::Config(e) => write!(f, "model: {e}"),
+            ModelError::Diverged { epoch, step, loss } => write!(
+                f,
+                "the loss is {loss} at epoch {epoch}, step {step} (that step was not applied): lower the learning \
+                 rate, or run the training plan with `SessionOptions {{ check_finite: true, .. }}` to find the first \
+                 node that is not finite"
+            ),
         }
     }
 }
@@ -147,6 +167,9 @@ impl<F: Scalar> Model<F> {
         let mut cx = LayerCx::new(&g, &mut m.store, Mode::Sample);
         let x = g.input("x", Shape::batched(input_dims));
         let out = build_layer(m.net.as_ref(), x, &mut cx);
+        if !out.is_poisoned() {
+            m.likelihood.check(&out.shape()).map_err(ModelError::Config)?;
+        }
         let _ = m.likelihood.predictive(out, &mut cx);
         drop(cx);
         g.check()?;
@@ -235,7 +258,11 @@ impl<F: Scalar> Model<F> {
                 data.gather_into(batch, &mut xb, &mut yb);
                 let out = session.run(&self.store, &[("x", &xb), ("y", &yb)])?;
                 let b = batch.len() as f64;
-                loss_sum += out.scalar(0).to_f64_lossless() * b;
+                let loss = out.scalar(0).to_f64_lossless();
+                if !loss.is_finite() {
+                    return Err(ModelError::Diverged { epoch, step: steps, loss });
+                }
+                loss_sum += loss * b;
                 nll_sum += out.scalar(1).to_f64_lossless() * b;
                 kl = out.scalar(2).to_f64_lossless();
                 seen += batch.len();
@@ -259,6 +286,19 @@ impl<F: Scalar> Model<F> {
         Ok(history)
     }
 
+    /// Prediction inputs: a whole, nonzero number of examples.
+    fn check_inputs(&self, x: &[F]) -> Result<(), ModelError> {
+        let width: usize = self.input_dims.iter().product();
+        if width == 0 || x.is_empty() || !x.len().is_multiple_of(width) {
+            return Err(ModelError::Data(format!(
+                "{} input values are not a whole, nonzero number of examples of shape {:?}",
+                x.len(),
+                self.input_dims
+            )));
+        }
+        Ok(())
+    }
+
     fn check_data(&self, data: &Dataset<F>) -> Result<(), ModelError> {
         if data.x_dims != self.input_dims {
             return Err(ModelError::Data(format!(
@@ -276,6 +316,24 @@ impl<F: Scalar> Model<F> {
         }
         if data.is_empty() {
             return Err(ModelError::Data("the data set is empty".into()));
+        }
+        let (xw, yw) = (data.x_width(), data.y_width());
+        if let Some(i) = data.x.iter().position(|v| !v.is_finite()) {
+            return Err(ModelError::Data(format!("input value {} of example {} is {}", i % xw, i / xw, data.x[i])));
+        }
+        if let Some(i) = data.y.iter().position(|v| !v.is_finite()) {
+            return Err(ModelError::Data(format!("label value {} of example {} is {}", i % yw, i / yw, data.y[i])));
+        }
+        if self.likelihood == Likelihood::Bernoulli {
+            let zero_one = |v: &F| (F::zero()..=F::one()).contains(v);
+            if let Some(i) = data.y.iter().position(|v| !zero_one(v)) {
+                return Err(ModelError::Data(format!(
+                    "label value {} of example {} is {}; the Bernoulli head takes labels in [0, 1]",
+                    i % yw,
+                    i / yw,
+                    data.y[i]
+                )));
+            }
         }
         Ok(())
     }
@@ -304,6 +362,7 @@ impl<F: Scalar> Model<F> {
     /// run `step` (`Mode::Sample`). Returns the mean (or probabilities) and, for Normal heads,
     /// the scale.
     pub fn predict(&mut self, x: &[F], mode: Mode, step: u64) -> Result<(Vec<F>, Option<Vec<F>>), ModelError> {
+        self.check_inputs(x)?;
         let plan = self.prediction_plan(mode)?;
         let mut s = Session::new(plan, self.store.seed());
         let out = s.run_at_step(step, &self.store, &[("x", x)])?;
@@ -314,13 +373,9 @@ impl<F: Scalar> Model<F> {
     /// `samples` stochastic passes over `x` (steps `0..samples` of a session keyed by `seed`),
     /// run in parallel on one compiled plan, each worker with its own single-threaded session.
     pub fn mc_passes(&mut self, x: &[F], samples: usize, seed: u64) -> Result<Vec<Pass<F>>, ModelError> {
-        let width: usize = self.input_dims.iter().product();
-        if width == 0 || x.is_empty() || !x.len().is_multiple_of(width) {
-            return Err(ModelError::Data(format!(
-                "{} input values are not a whole number of examples of shape {:?}",
-                x.len(),
-                self.input_dims
-            )));
+        self.check_inputs(x)?;
+        if samples == 0 {
+            return Err(ModelError::Data("Monte-Carlo prediction needs at least 1 sample".into()));
         }
         let plan = self.prediction_plan(Mode::Sample)?;
         let store = &self.store;

@@ -172,6 +172,16 @@ fn conv_layer_errors_name_the_layer_and_shapes() {
     let (g, _) = build(&Conv2DFlipout::<f64>::conv2d(4, [3, 3]).name("bad"), &[28, 28], 0);
     let e = g.check().unwrap_err().to_string();
     assert!(e.contains("Conv2DFlipout (bad)") && e.contains("rank 4") && e.contains("[B, 28, 28]"), "{e}");
+    // A kernel larger than the input, or strides of the wrong length: an error, not a panic,
+    // for every estimator.
+    let big = Conv2DFlipout::<f64>::conv2d(8, [5, 5]).name("big");
+    let strides = Conv2DFlipout::<f64>::conv2d(8, [2, 2]).strides(&[2]).name("strides");
+    let reparameterized = Conv2DReparameterization::<f64>::conv2d(8, [5, 5]).name("big");
+    for layer in [&big as &dyn Layer<f64>, &strides, &reparameterized] {
+        let (g, _) = build(layer, &[3, 3, 1], 0);
+        let e = g.check().unwrap_err().to_string();
+        assert!(e.contains("[B, 3, 3, 1]"), "{e}");
+    }
 }
 
 #[test]

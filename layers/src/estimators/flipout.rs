@@ -39,6 +39,11 @@ impl KernelEstimator for Flipout {
         };
         let (loc, scale) = (normal.loc(), normal.scale());
         let mean_out = map.apply(x, loc);
+        if mean_out.is_poisoned() {
+            // The map recorded why (e.g. a kernel larger than the input); the sign shapes below
+            // need the output's batch axis.
+            return Applied { output: mean_out, kernel_sample: loc };
+        }
         // ΔW: TFP applies the tensor function to N(0, σ); the mean of that is 0, and then the
         // perturbation term vanishes, so it is not built at all.
         let delta = match (cx.mode(), tensor_fn) {

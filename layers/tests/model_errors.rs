@@ -1,0 +1,71 @@
+//! A model refuses what it cannot use with an error that says what is wrong: unusable heads,
+//! non-finite or out-of-range data, a loss that stops being finite, empty predictions.
+
+use autodiff::optim::Adam;
+use layers::{Dataset, DenseFlipout, FitOptions, Likelihood, Mode, Model, ModelError, Sequential};
+
+fn net(units: usize) -> Sequential<f32> {
+    Sequential::new().add(DenseFlipout::new(units))
+}
+
+fn data(x: Vec<f32>, y: Vec<f32>) -> Dataset<f32> {
+    Dataset::new(x, &[2], y, &[1]).unwrap()
+}
+
+#[test]
+fn heads_that_cannot_read_the_output_are_refused() {
+    let odd = Model::new(net(3), &[2], Likelihood::NormalHeteroscedastic, 0).err().unwrap().to_string();
+    assert!(odd.contains("NormalHeteroscedastic") && odd.contains("even") && odd.contains("[B, 3]"), "{odd}");
+    let scale = Model::new(net(1), &[2], Likelihood::Normal { scale: 0.0 }, 0).err().unwrap().to_string();
+    assert!(scale.contains("the Normal head's scale must be positive and finite, got 0"), "{scale}");
+    let init = Model::new(net(1), &[2], Likelihood::NormalLearnedScale { init_scale: -1.0 }, 0).err().unwrap();
+    assert!(init.to_string().contains("init_scale must be positive and finite, got -1"), "{init}");
+}
+
+#[test]
+fn non_finite_data_and_bernoulli_labels_outside_zero_one_are_refused() {
+    let opts = FitOptions { epochs: 1, batch_size: 2, ..Default::default() };
+    let mut m = Model::new(net(1), &[2], Likelihood::Normal { scale: 1.0 }, 0).unwrap();
+    let e = m.fit(&data(vec![0.0, 1.0, f32::NAN, 2.0], vec![0.0, 1.0]), &opts, &mut Adam::new(0.01), |_| {});
+    let e = e.err().unwrap().to_string();
+    assert!(e.contains("input value 0 of example 1 is NaN"), "{e}");
+    let e = m.fit(&data(vec![0.0; 4], vec![0.0, f32::INFINITY]), &opts, &mut Adam::new(0.01), |_| {});
+    assert!(e.err().unwrap().to_string().contains("label value 0 of example 1 is inf"));
+    let mut b = Model::new(net(1), &[2], Likelihood::Bernoulli, 0).unwrap();
+    let e = b.fit(&data(vec![0.0; 4], vec![1.0, -1.0]), &opts, &mut Adam::new(0.01), |_| {}).err().unwrap();
+    assert!(e.to_string().contains("example 1 is -1; the Bernoulli head takes labels in [0, 1]"), "{e}");
+}
+
+#[test]
+fn a_loss_that_is_not_finite_stops_training_before_its_step_is_applied() {
+    // Outputs near 1e29 square to +inf in f32.
+    let mut m = Model::new(net(1), &[2], Likelihood::Normal { scale: 1.0 }, 0).unwrap();
+    let before = m.store().clone();
+    let opts = FitOptions { epochs: 2, batch_size: 2, ..Default::default() };
+    let e = m.fit(&data(vec![1e30, -1e30, 1e30, 1e30], vec![0.0, 0.0]), &opts, &mut Adam::new(0.01), |_| {});
+    match e {
+        Err(ModelError::Diverged { epoch: 0, step: 0, loss }) => assert!(loss.is_infinite(), "{loss}"),
+        other => panic!("expected a diverged loss at the first step, got {other:?}"),
+    }
+    for (id, p) in before.iter() {
+        assert_eq!(m.store().param(id).data(), p.data(), "{}", p.path());
+    }
+}
+
+#[test]
+fn predictions_need_examples_and_samples() {
+    let mut m = Model::new(net(1), &[2], Likelihood::Normal { scale: 1.0 }, 0).unwrap();
+    let e = m.predict(&[], Mode::Mean, 0).err().unwrap().to_string();
+    assert!(e.contains("0 input values are not a whole, nonzero number of examples of shape [2]"), "{e}");
+    let e = m.predict_mc(&[1.0, 2.0], 0, 0).err().unwrap().to_string();
+    assert!(e.contains("at least 1 sample"), "{e}");
+    assert_eq!(m.predict_mc(&[1.0, 2.0], 3, 0).unwrap().mean.len(), 1);
+}
+
+#[test]
+fn a_test_fraction_outside_zero_one_is_refused() {
+    let d = data(vec![0.0; 8], vec![0.0; 4]);
+    assert_eq!(d.split(20.0, 0).err().unwrap(), "the test fraction must be in [0, 1], got 20");
+    let (train, test) = d.split(0.25, 0).unwrap();
+    assert_eq!((train.len(), test.len()), (3, 1));
+}
