@@ -226,6 +226,11 @@ pub enum RunError {
         /// The plan's inputs.
         known: Vec<Arc<str>>,
     },
+    /// Two feeds name the same input.
+    DuplicateFeed {
+        /// The input's name.
+        name: Arc<str>,
+    },
     /// A feed's length does not fit the input's shape.
     FeedShape {
         /// The input's name.
@@ -277,6 +282,7 @@ impl fmt::Display for RunError {
             RunError::UnknownFeed { name, known } => {
                 write!(f, "feed \"{name}\" names no input of the plan; its inputs are {known:?}")
             }
+            RunError::DuplicateFeed { name } => write!(f, "input \"{name}\" is fed twice"),
             RunError::FeedShape { name, expected, len, detail } => {
                 write!(f, "feed \"{name}\": {len} values do not fit shape {expected}: {detail}")
             }

@@ -239,13 +239,18 @@ impl<F: Scalar> Session<F> {
                 None => return Err(RunError::MissingFeed { name: spec.name.clone() }),
             }
         }
+        // Every input was found, so more feeds than inputs means an unknown name or a repeated
+        // one (the first of which would be read, silently).
         if feeds.len() > specs.len() {
-            for (n, _) in feeds {
-                if !specs.iter().any(|s| *s.name == **n) {
+            for (i, (n, _)) in feeds.iter().enumerate() {
+                let Some(spec) = specs.iter().find(|s| *s.name == **n) else {
                     return Err(RunError::UnknownFeed {
                         name: n.to_string(),
                         known: specs.iter().map(|s| s.name.clone()).collect(),
                     });
+                };
+                if feeds[..i].iter().any(|(m, _)| m == n) {
+                    return Err(RunError::DuplicateFeed { name: spec.name.clone() });
                 }
             }
         }

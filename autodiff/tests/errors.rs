@@ -62,6 +62,8 @@ fn run_errors_name_the_feed_or_param() {
     assert_eq!(e, "input \"x\" was not fed");
     let e = s.run(&store, &[("x", &[1.0; 8]), ("z", &[1.0])]).unwrap_err().to_string();
     assert!(e.contains("feed \"z\" names no input") && e.contains("\"x\""), "{e}");
+    let e = s.run(&store, &[("x", &[1.0; 8]), ("x", &[2.0; 8])]).unwrap_err().to_string();
+    assert_eq!(e, "input \"x\" is fed twice");
     let e = s.run(&store, &[("x", &[1.0; 6])]).unwrap_err().to_string();
     assert!(e.contains("feed \"x\": 6 values do not fit shape [B, 4]"), "{e}");
     let other = ParamStore::<f64>::new(0);

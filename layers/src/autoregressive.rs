@@ -37,7 +37,7 @@ use autodiff::rng::{fold_in, hash_str, CounterRng};
 
 use crate::activation::Activation;
 use crate::layer::{Layer, LayerCx, LossKind};
-use crate::variational::Regularizer;
+use crate::variational::{regularization, Regularizer};
 
 /// The ordering of the inputs: the degree (1-based position) of each input.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -438,13 +438,13 @@ impl<F: Scalar> AutoregressiveNetwork<F> {
             let kernel = cx.param(&format!("kernel_{k}"), &[n_in, n_out], self.kernel_initializer, self.trainable);
             let w = kernel * g.constant_f64(&values, [n_in, n_out]);
             if let Some(r) = &self.kernel_regularizer {
-                cx.add_loss(&format!("kernel_{k}_regularizer"), r(w), LossKind::Regularizer);
+                cx.add_loss(&format!("kernel_{k}_regularizer"), regularization(r, w), LossKind::Regularizer);
             }
             let mut a = matmul(h, w);
             if self.use_bias {
                 let b = cx.param(&format!("bias_{k}"), &[n_out], self.bias_initializer, self.trainable);
                 if let Some(r) = &self.bias_regularizer {
-                    cx.add_loss(&format!("bias_{k}_regularizer"), r(b), LossKind::Regularizer);
+                    cx.add_loss(&format!("bias_{k}_regularizer"), regularization(r, b), LossKind::Regularizer);
                 }
                 a = a + b;
             }
@@ -453,7 +453,7 @@ impl<F: Scalar> AutoregressiveNetwork<F> {
                     let name = format!("conditional_kernel_{k}");
                     let wc = cx.param(&name, &[cd, n_out], self.kernel_initializer, self.trainable);
                     if let Some(r) = &self.kernel_regularizer {
-                        cx.add_loss(&format!("{name}_regularizer"), r(wc), LossKind::Regularizer);
+                        cx.add_loss(&format!("{name}_regularizer"), regularization(r, wc), LossKind::Regularizer);
                     }
                     a = a + matmul(c, wc);
                 }

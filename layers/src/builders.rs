@@ -146,8 +146,18 @@ impl<F: Scalar> DistributionFn<F> for NormalPrior {
     ) -> Box<dyn Distribution<'g, F> + 'g> {
         // Scalars over the kernel's shape: nothing of the kernel's size is materialised.
         let g = cx.graph();
+        check_prior_constants(g, "NormalPrior", self.loc, self.scale);
         let normal = Normal::with_batch_shape(g.scalar(self.loc), g.scalar(self.scale), shape);
         Box::new(Independent::new(Box::new(normal), shape.len()))
+    }
+}
+
+/// Records an error if a prior's fixed loc is not finite or its scale not positive and finite
+/// (either would make every KL NaN or infinite).
+fn check_prior_constants<F: Scalar>(g: &Graph<F>, prior: &'static str, loc: f64, scale: f64) {
+    if !(loc.is_finite() && scale.is_finite() && scale > 0.0) {
+        let msg = format!("{prior}: loc must be finite and scale positive and finite, got loc {loc}, scale {scale}");
+        g.record_shape_error("prior", ShapeError::Custom(msg), &[]);
     }
 }
 
@@ -207,6 +217,7 @@ impl<F: Scalar> DistributionFn<F> for TrainableNormalPrior {
                 family.build(cx, name, shape, trainable)
             }
             Some(scale) => {
+                check_prior_constants(cx.graph(), "TrainableNormalPrior", 0.0, scale);
                 let loc = cx.param(&format!("{name}_loc"), shape, self.loc_init, trainable);
                 let normal = Normal::with_batch_shape(loc, cx.graph().scalar(scale), shape);
                 Box::new(Independent::new(Box::new(normal), shape.len()))

@@ -72,6 +72,9 @@ impl<F: Scalar> LinearMap<F> for ConvMap {
         }
     }
     fn kernel_shape(&self, x: &Shape) -> Result<Vec<usize>, String> {
+        if self.filters == 0 {
+            return Err("filters must be at least 1".into());
+        }
         if x.rank() != self.rank() + 2 {
             return Err(format!("input must have rank {} ([batch, spatial..., channels]), got {x}", self.rank() + 2));
         }

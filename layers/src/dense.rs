@@ -66,9 +66,13 @@ impl<F: Scalar> Layer<F> for Dense<F> {
 
     fn forward<'g>(&self, x: Tensor<'g, F>, cx: &mut LayerCx<'g, '_, F>) -> Tensor<'g, F> {
         let shape = x.shape();
-        let Some(n_in) = shape.dims().last().and_then(|d| d.fixed()).filter(|_| shape.rank() >= 2) else {
-            let msg =
-                format!("Dense ({}): input must be [batch, ..., features] with known features, got {shape}", self.name);
+        let n_in = shape.dims().last().and_then(|d| d.fixed()).filter(|_| shape.rank() >= 2 && self.units > 0);
+        let Some(n_in) = n_in else {
+            let msg = format!(
+                "Dense ({}): needs at least 1 unit (got {}) and an input [batch, ..., features] with known features \
+                 (got {shape})",
+                self.name, self.units
+            );
             cx.graph().record_shape_error("dense", ShapeError::Custom(msg), &[x]);
             return cx.graph().poisoned();
         };

@@ -18,7 +18,7 @@ use crate::activation::Activation;
 use crate::builders::{DistFn, DistributionFn};
 use crate::layer::{Layer, LayerCx, LossKind, Mode};
 use crate::tensor_fn::sample;
-use crate::variational::{add_activity_regularization, Regularizer};
+use crate::variational::{add_activity_regularization, check_kl_weight, Regularizer};
 
 /// TFP's v2 variational dense layer.
 #[derive(Clone)]
@@ -110,13 +110,19 @@ impl<F: Scalar> Layer<F> for DenseVariational<F> {
     fn forward<'g>(&self, x: Tensor<'g, F>, cx: &mut LayerCx<'g, '_, F>) -> Tensor<'g, F> {
         let g = cx.graph();
         let shape = x.shape();
-        let Some(n_in) = shape.dims().last().and_then(|d| d.fixed()).filter(|_| shape.rank() >= 2) else {
-            let msg = format!(
-                "DenseVariational ({}): input must be [batch, ..., features] with known features, got {shape}",
-                self.name
-            );
-            g.record_shape_error("dense_variational", ShapeError::Custom(msg), &[x]);
-            return g.poisoned();
+        let n_in = shape.dims().last().and_then(|d| d.fixed()).filter(|_| shape.rank() >= 2);
+        let checked = match n_in {
+            _ if self.units == 0 => Err("units must be at least 1".to_string()),
+            None => Err(format!("input must be [batch, ..., features] with known features, got {shape}")),
+            Some(n_in) => check_kl_weight(self.kl_weight).map(|()| n_in),
+        };
+        let n_in = match checked {
+            Ok(n_in) => n_in,
+            Err(msg) => {
+                let msg = format!("DenseVariational ({}): {msg}", self.name);
+                g.record_shape_error("dense_variational", ShapeError::Custom(msg), &[x]);
+                return g.poisoned();
+            }
         };
         let k = n_in * self.units;
         let n = k + if self.use_bias { self.units } else { 0 };

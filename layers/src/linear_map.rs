@@ -34,6 +34,9 @@ impl<F: Scalar> LinearMap<F> for DenseMap {
         "Dense"
     }
     fn kernel_shape(&self, x: &Shape) -> Result<Vec<usize>, String> {
+        if self.units == 0 {
+            return Err("units must be at least 1".into());
+        }
         if x.rank() < 2 {
             return Err(format!("input must have rank >= 2 ([batch, ..., features]), got {x}"));
         }

@@ -202,6 +202,9 @@ impl<F: Scalar> Model<F> {
     /// The training plan: fetches `[loss, mean nll, kl, grads...]`, and the parameters the
     /// gradients belong to. The loss is `mean nll + kl / num_examples + regularizers`.
     pub fn training_plan(&mut self, num_examples: usize) -> Result<(Plan<F>, Vec<ParamId>), ModelError> {
+        if num_examples == 0 {
+            return Err(ModelError::Data("the ELBO divides the KL by the number of training examples, got 0".into()));
+        }
         let label_dims = self.label_dims();
         let g = Graph::<F>::new();
         let mut cx = LayerCx::new(&g, &mut self.store, Mode::Sample);

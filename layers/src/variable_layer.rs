@@ -10,7 +10,7 @@ use autodiff::prelude::*;
 
 use crate::activation::Activation;
 use crate::layer::{Layer, LayerCx, LossKind};
-use crate::variational::Regularizer;
+use crate::variational::{regularization, Regularizer};
 
 /// A function of a variable's value applied in the forward pass (e.g. `softplus` or `exp` for
 /// positivity).
@@ -135,7 +135,7 @@ impl<F: Scalar> Layer<F> for VariableLayer<F> {
             None => v,
         };
         if let Some(r) = &self.regularizer {
-            cx.add_loss("regularizer", r(v), LossKind::Regularizer);
+            cx.add_loss("regularizer", regularization(r, v), LossKind::Regularizer);
         }
         self.activation.apply(v)
     }

@@ -26,6 +26,26 @@ use crate::tensor_fn::TensorFn;
 /// regularizer), or of a parameter.
 pub type Regularizer<F> = Arc<dyn for<'g> Fn(Tensor<'g, F>) -> Tensor<'g, F> + Send + Sync>;
 
+/// A layer's `kl_weight` must be a finite, non-negative factor.
+pub(crate) fn check_kl_weight(w: f64) -> Result<(), String> {
+    if w.is_finite() && w >= 0.0 {
+        Ok(())
+    } else {
+        Err(format!("kl_weight must be finite and non-negative, got {w}"))
+    }
+}
+
+/// A regularizer's value at `t`, summed to a scalar if it is not one (Keras' regularizers return
+/// the sum; a function returning a penalty per element means the same).
+pub(crate) fn regularization<'g, F: Scalar>(regularizer: &Regularizer<F>, t: Tensor<'g, F>) -> Tensor<'g, F> {
+    let v = regularizer(t);
+    if v.rank() == 0 {
+        v
+    } else {
+        v.sum_all()
+    }
+}
+
 /// Registers an activity regularizer's value at the output `y` (`[batch, ...]`) divided by the
 /// batch size, as Keras does so that the penalty's strength does not depend on the batch size:
 /// `l2(λ)` adds `λ Σ y² / batch`. A value that is not a scalar is summed first.
@@ -34,8 +54,7 @@ pub(crate) fn add_activity_regularization<'g, F: Scalar>(
     regularizer: &Regularizer<F>,
     y: Tensor<'g, F>,
 ) {
-    let v = regularizer(y);
-    let v = if v.rank() == 0 { v } else { v.sum_all() };
+    let v = regularization(regularizer, y);
     // The batch size is only known when the plan runs: count the output's elements, and divide
     // by the (fixed) elements per example.
     let per_example: usize = y.shape().dims().iter().skip(1).filter_map(|d| d.fixed()).product();
@@ -212,7 +231,7 @@ impl<F: Scalar, E: KernelEstimator, M: LinearMap<F>> Layer<F> for Variational<F,
 
     fn forward<'g>(&self, x: Tensor<'g, F>, cx: &mut LayerCx<'g, '_, F>) -> Tensor<'g, F> {
         let g = cx.graph();
-        let kernel_shape = match self.map.kernel_shape(&x.shape()) {
+        let kernel_shape = match check_kl_weight(self.kl_weight).and_then(|()| self.map.kernel_shape(&x.shape())) {
             Ok(s) => s,
             Err(msg) => {
                 let layer = format!("{}{} ({})", self.map.family(), E::TITLE, self.name);

@@ -1,8 +1,13 @@
 //! A model refuses what it cannot use with an error that says what is wrong: unusable heads,
 //! non-finite or out-of-range data, a loss that stops being finite, empty predictions.
 
+use std::sync::Arc;
+
 use autodiff::optim::Adam;
-use layers::{Dataset, DenseFlipout, FitOptions, Likelihood, Mode, Model, ModelError, Sequential};
+use layers::{
+    Dataset, Dense, DenseFlipout, DenseVariational, FitOptions, Likelihood, MeanFieldNormal, Mode, Model, ModelError,
+    NormalPrior, Sequential,
+};
 
 fn net(units: usize) -> Sequential<f32> {
     Sequential::new().add(DenseFlipout::new(units))
@@ -68,4 +73,29 @@ fn a_test_fraction_outside_zero_one_is_refused() {
     assert_eq!(d.split(20.0, 0).err().unwrap(), "the test fraction must be in [0, 1], got 20");
     let (train, test) = d.split(0.25, 0).unwrap();
     assert_eq!((train.len(), test.len()), (3, 1));
+}
+
+#[test]
+fn zero_units_and_unusable_kl_weights_are_build_errors_naming_the_layer() {
+    let build =
+        |net: Sequential<f32>| Model::new(net, &[2], Likelihood::Normal { scale: 1.0 }, 0).err().unwrap().to_string();
+    let e = build(Sequential::new().add(DenseFlipout::new(0).name("empty")).add(DenseFlipout::new(1)));
+    assert!(e.contains("DenseFlipout (empty): units must be at least 1"), "{e}");
+    let e = build(net(1).add(DenseFlipout::new(1).name("neg").kl_weight(-1.0)));
+    assert!(e.contains("DenseFlipout (neg): kl_weight must be finite and non-negative, got -1"), "{e}");
+    let e = build(Sequential::new().add(Dense::new(0).name("d0")));
+    assert!(e.contains("Dense (d0): needs at least 1 unit (got 0)"), "{e}");
+    let v = DenseVariational::new(1, MeanFieldNormal::default(), NormalPrior::standard()).name("v").kl_weight(f64::NAN);
+    let e = build(Sequential::new().add(v));
+    assert!(e.contains("DenseVariational (v): kl_weight must be finite and non-negative, got NaN"), "{e}");
+}
+
+#[test]
+fn unusable_prior_constants_and_zero_training_examples_are_refused() {
+    let prior = DenseFlipout::new(1).name("p").kernel_prior_fn(Some(Arc::new(NormalPrior { loc: 0.0, scale: 0.0 })));
+    let e = Model::new(net(1).add(prior), &[2], Likelihood::Normal { scale: 1.0 }, 0).err().unwrap().to_string();
+    assert!(e.contains("NormalPrior: loc must be finite and scale positive and finite, got loc 0, scale 0"), "{e}");
+    let mut m = Model::new(net(1), &[2], Likelihood::Normal { scale: 1.0 }, 0).unwrap();
+    let e = m.training_plan(0).err().unwrap().to_string();
+    assert!(e.contains("number of training examples, got 0"), "{e}");
 }

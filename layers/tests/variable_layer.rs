@@ -99,6 +99,9 @@ fn constraint_is_a_reparameterization_and_the_regularizer_sees_its_value() {
     // ∂(w·exp(v))/∂v = w·exp(v) = 2w.
     assert!((e.d_var[0] - 2.0).abs() < 1e-15 && (e.d_var[1] - 4.0).abs() < 1e-15, "{:?}", e.d_var);
     assert!((e.store.get("variable_layer/constant").unwrap()[0] - 2f64.ln()).abs() < 1e-15);
+    // A penalty per element is summed, as Keras' regularizers sum.
+    let per_element = layer.regularizer(|v| v * v * 0.1);
+    assert!((eval(&per_element, &[0.0; 8]).reg.unwrap() - 0.8).abs() < 1e-15);
 }
 
 #[test]
