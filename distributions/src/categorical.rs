@@ -16,7 +16,9 @@ use autodiff::ops::{
 use autodiff::random::Uniform;
 use autodiff::{Dim, Graph, Scalar, Shape, Tensor};
 
-use crate::util::{any_poisoned, bcast, check_value, concat, drop_last, fail, full, sample_shape, unsqueeze_last};
+use crate::util::{
+    any_poisoned, bcast, check_value, concat, drop_last, fail, full, mul_no_nan, sample_shape, unsqueeze_last,
+};
 use crate::{Distribution, Family};
 
 /// A batch of categorical distributions over `C` classes.
@@ -126,7 +128,8 @@ impl<'g, F: Scalar> Distribution<'g, F> for Categorical<'g, F> {
         Some(reduce_sum(self.probs() * at_or_below, &[-1], false))
     }
     fn entropy(&self) -> Tensor<'g, F> {
-        -reduce_sum(self.probs() * log_softmax(self.logits, -1), &[-1], false)
+        // Classes of probability 0 (logit −∞) contribute 0, not 0 · (−∞).
+        -reduce_sum(mul_no_nan(self.probs(), log_softmax(self.logits, -1)), &[-1], false)
     }
     fn mean(&self) -> Tensor<'g, F> {
         reduce_sum(self.probs() * self.range(), &[-1], false)

@@ -4,9 +4,10 @@
 //! - `log_prob(x) = 0` where `x == loc`, `−∞` elsewhere (a `select`, so there is no `log 0` and no
 //!   NaN at the atom); `prob` is the indicator itself.
 //! - `cdf(x) = 1` where `x >= loc`, else `0`.
-//! - `sample = loc` broadcast to `sample_shape ++ batch`: no noise, gradients flow to `loc`
-//!   (reparameterized, as in TFP). `sample_with_noise(eps)` is `loc` broadcast to `eps`'s
-//!   shape (the noise values are ignored), so code written for `loc + scale · eps` works.
+//! - `sample = loc` broadcast to `sample_shape ++ batch`: no noise, and gradients flow to `loc`
+//!   through the broadcast. `is_reparameterized` is nevertheless `false`, as TFP declares it
+//!   (`NOT_REPARAMETERIZED`). `sample_with_noise(eps)` is `loc` broadcast to `eps`'s shape (the
+//!   noise values are ignored), so code written for `loc + scale · eps` works.
 //! - `entropy = 0`, `stddev = variance = 0`, `mean = mode = loc`.
 //! - `KL(Deterministic(a) ‖ q) = −q.log_prob(a)` for any `q` (see [`crate::KlDivergence`]).
 
@@ -95,7 +96,7 @@ impl<'g, F: Scalar> Distribution<'g, F> for Deterministic<'g, F> {
         full(self.graph(), &self.loc.shape(), 0.0)
     }
     fn is_reparameterized(&self) -> bool {
-        true
+        false
     }
     fn family(&self) -> Family<'_, 'g, F> {
         Family::Deterministic(self)
@@ -128,6 +129,12 @@ mod tests {
         close(&out[3], &[0.5, -1.0, 0.5, -1.0], 0.0);
         close(&out[4], &[0.0, 0.0], 0.0);
         close(&out[5], &[0.0, 0.0], 0.0);
+    }
+
+    #[test]
+    fn deterministic_is_declared_not_reparameterized_as_in_tfp() {
+        let g = Graph::<f64>::new();
+        assert!(!Deterministic::new(g.scalar(1.0)).is_reparameterized());
     }
 
     #[test]

@@ -35,7 +35,7 @@ use autodiff::ops::{
 use autodiff::{Dim, Scalar, Shape, Tensor};
 
 use crate::mvn_tril::solve_vec;
-use crate::util::{bcast, concat, fail, sum_last, unsqueeze_last};
+use crate::util::{bcast, concat, fail, mul_no_nan, over_batch, sum_last, unsqueeze_last};
 use crate::{
     Bernoulli, Categorical, Deterministic, Distribution, Family, Independent, Laplace, MultivariateNormalDiag,
     MultivariateNormalTriL, Normal,
@@ -83,7 +83,11 @@ fn normal_kl<'g, F: Scalar>(
 
 impl<'g, F: Scalar> KlDivergence<'g, F, Normal<'g, F>> for Normal<'g, F> {
     fn kl_divergence(&self, q: &Normal<'g, F>) -> Tensor<'g, F> {
-        normal_kl(self.loc(), self.scale(), q.loc(), q.scale(), false)
+        let kl = normal_kl(self.loc(), self.scale(), q.loc(), q.scale(), false);
+        match self.batch_shape().broadcast_with(&q.batch_shape()) {
+            Ok(batch) => over_batch(kl, &batch),
+            Err(_) => kl,
+        }
     }
 }
 
@@ -100,7 +104,8 @@ impl<'g, F: Scalar> KlDivergence<'g, F, Bernoulli<'g, F>> for Bernoulli<'g, F> {
         let (la, lb) = (self.logits(), q.logits());
         let d0 = softplus(-lb) - softplus(-la);
         let d1 = softplus(lb) - softplus(la);
-        sigmoid(la) * d0 + sigmoid(-la) * d1
+        // A certain outcome (logit ±∞) has a difference of −∞ on the side it never takes.
+        mul_no_nan(sigmoid(la), d0) + mul_no_nan(sigmoid(-la), d1)
     }
 }
 
@@ -114,7 +119,8 @@ impl<'g, F: Scalar> KlDivergence<'g, F, Categorical<'g, F>> for Categorical<'g, 
             );
         }
         let (la, lb) = (self.logits(), q.logits());
-        reduce_sum(softmax(la, -1) * (log_softmax(la, -1) - log_softmax(lb, -1)), &[-1], false)
+        // Classes of probability 0 (logit −∞) contribute 0.
+        reduce_sum(mul_no_nan(softmax(la, -1), log_softmax(la, -1) - log_softmax(lb, -1)), &[-1], false)
     }
 }
 

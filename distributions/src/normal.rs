@@ -13,7 +13,7 @@ use autodiff::ops::{erf, log, square};
 use autodiff::random::StandardNormal;
 use autodiff::{Graph, Scalar, Shape, Tensor};
 
-use crate::util::{any_poisoned, bcast, check_value, fail, sample_shape, HALF_LN_2PI};
+use crate::util::{any_poisoned, bcast, check_value, fail, over_batch, sample_shape, HALF_LN_2PI};
 use crate::validate::{assert_valid, Constraint};
 use crate::{Distribution, Family};
 
@@ -138,14 +138,14 @@ impl<'g, F: Scalar> Distribution<'g, F> for Normal<'g, F> {
             return self.graph().poisoned();
         }
         let z = self.standardize(x);
-        square(z) * F::of(-0.5) - log(self.scale) - F::of(HALF_LN_2PI)
+        over_batch(square(z) * F::of(-0.5) - log(self.scale) - F::of(HALF_LN_2PI), &self.batch)
     }
     fn cdf(&self, x: Tensor<'g, F>) -> Option<Tensor<'g, F>> {
         if !check_value("Normal.cdf", x, &self.batch, &Shape::scalar()) {
             return Some(self.graph().poisoned());
         }
         let z = self.standardize(x) * F::of(std::f64::consts::FRAC_1_SQRT_2);
-        Some((erf(z) + F::one()) * F::of(0.5))
+        Some(over_batch((erf(z) + F::one()) * F::of(0.5), &self.batch))
     }
     fn entropy(&self) -> Tensor<'g, F> {
         bcast(log(self.scale) + F::of(0.5 + HALF_LN_2PI), &self.batch)
@@ -181,6 +181,7 @@ mod tests {
 
     use super::*;
     use crate::test_util::*;
+    use crate::{Independent, KlDivergence};
 
     #[test]
     fn normal_forward_log_prob_cdf_entropy_moments() {
@@ -216,6 +217,30 @@ mod tests {
         close(&out[1], &[1.0, 3.0, 1.0, 3.0, 1.0, 3.0], 0.0);
         let h = |s: f64| 0.5 + 0.5 * (2.0 * PI).ln() + s.ln();
         close(&out[2], &[h(1.0), h(3.0), h(1.0), h(3.0), h(1.0), h(3.0)], 1e-15);
+    }
+
+    #[test]
+    fn a_declared_batch_covers_log_prob_cdf_and_kl() {
+        // Parameters of shape [2] declared over a [3, 2] batch: every row is the same Normal.
+        let out = eval_many(|g| {
+            let p = Normal::with_batch_shape(g.constant_f64(&[0.0, 1.0], [2]), g.scalar(2.0), [3, 2]);
+            let q = Normal::with_batch_shape(g.scalar(0.0), g.scalar(1.0), [3, 2]);
+            let x = g.constant_f64(&[1.0, 1.0], [2]);
+            let (lp, cdf, kl) = (p.log_prob(x), p.cdf(x).unwrap(), p.kl_divergence(&q));
+            for t in [lp, cdf, kl] {
+                assert_eq!(t.shape(), Shape::from([3, 2]));
+            }
+            let whole = Independent::new(Box::new(p), 2);
+            vec![lp, kl, whole.log_prob(x), whole.kl_divergence(&Independent::new(Box::new(q), 2))]
+        });
+        // log N(1; 0, 2²) and log N(1; 1, 2²); KL(N(μ, 4) ‖ N(0, 1)) = ln ½ + (4 + μ²)/2 − ½.
+        let c = -(2f64).ln() - 0.5 * (2.0 * PI).ln();
+        let (lp, kl) = ([c - 0.125, c], [0.5f64.ln() + 1.5, 0.5f64.ln() + 2.0]);
+        close(&out[0], &[lp[0], lp[1], lp[0], lp[1], lp[0], lp[1]], 1e-15);
+        close(&out[1], &[kl[0], kl[1], kl[0], kl[1], kl[0], kl[1]], 1e-15);
+        // Over all six elements, not the two the parameters have.
+        close(&out[2], &[3.0 * (lp[0] + lp[1])], 1e-14);
+        close(&out[3], &[3.0 * (kl[0] + kl[1])], 1e-14);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Shape bookkeeping shared by the families: broadcasting parameters, sample shapes, checked
 //! arguments, and the error path that records a message naming the distribution.
 
-use autodiff::ops::{broadcast_to, reduce_sum, reshape};
+use autodiff::ops::{broadcast_to, equal, reduce_sum, reshape, select};
 use autodiff::{Dim, Graph, Scalar, Shape, ShapeError, Tensor};
 
 /// `½ ln 2π`, the normalizer of a standard normal density.
@@ -58,6 +58,27 @@ pub(crate) fn bcast<'g, F: Scalar>(x: Tensor<'g, F>, shape: &Shape) -> Tensor<'g
     } else {
         broadcast_to(x, shape)
     }
+}
+
+/// `x` broadcast against `batch`: a distribution's per-element results (log-densities,
+/// divergences) cover its whole batch shape, also where the batch was declared larger than the
+/// parameters (see `Normal::with_batch_shape`). No node when `x` already covers it.
+#[track_caller]
+pub(crate) fn over_batch<'g, F: Scalar>(x: Tensor<'g, F>, batch: &Shape) -> Tensor<'g, F> {
+    match x.shape().broadcast_with(batch) {
+        Ok(shape) => bcast(x, &shape),
+        // Shapes were checked when the distribution and the value were built.
+        Err(_) => x,
+    }
+}
+
+/// `x · y` with `0 · y = 0` even where `y` is infinite or NaN (TFP's `multiply_no_nan`): the
+/// `p log p` terms of entropies and divergences, where a class of probability 0 has a log of
+/// −∞. `y` is replaced by 0 where `x` is 0 before multiplying, so gradients stay finite too.
+#[track_caller]
+pub(crate) fn mul_no_nan<'g, F: Scalar>(x: Tensor<'g, F>, y: Tensor<'g, F>) -> Tensor<'g, F> {
+    let zero = x.graph().scalar(0.0);
+    x * select(equal(x, zero), zero, y)
 }
 
 /// A tensor of `shape` holding `v` everywhere (works with the batch dimension).

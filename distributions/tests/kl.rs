@@ -201,6 +201,31 @@ fn kl_laplace_bernoulli_categorical_values() {
     close(&out[2], &[p.iter().map(|q| q * (3.0 * q).ln()).sum()], 1e-15);
 }
 
+#[test]
+fn kl_and_entropy_of_certain_outcomes_are_finite() {
+    // Probabilities 0 and 1 (logits ∓∞) and a class of logit −∞: 0 log 0 = 0.
+    let out = eval_many(|g| {
+        let q = Bernoulli::from_probs(g.scalar(0.3));
+        let one = Bernoulli::from_probs(g.scalar(1.0));
+        let zero = Bernoulli::from_probs(g.scalar(0.0));
+        let masked = Categorical::from_logits(g.constant_f64(&[0.0, f64::NEG_INFINITY, 0.0], [3]));
+        let uniform = Categorical::from_logits(g.constant_f64(&[0.0, 0.0, 0.0], [3]));
+        vec![
+            kl_divergence(&one, &q),
+            kl_divergence(&zero, &q),
+            kl_divergence(&one, &one),
+            kl_divergence(&masked, &uniform),
+            masked.entropy(),
+        ]
+    });
+    close(&out[0], &[-(0.3f64.ln())], 1e-15);
+    close(&out[1], &[-(0.7f64.ln())], 1e-15);
+    close(&out[2], &[0.0], 0.0);
+    // ½ log(½ / ⅓) twice, and the entropy of a fair coin.
+    close(&out[3], &[1.5f64.ln()], 1e-15);
+    close(&out[4], &[LN_2], 1e-15);
+}
+
 /// A lower-triangular factor with a positive diagonal from unconstrained inputs.
 fn factor<'g>(x: Tensor<'g, f64>, d: Tensor<'g, f64>) -> Tensor<'g, f64> {
     matrix_set_diag(tril(x), d)
