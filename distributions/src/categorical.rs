@@ -3,7 +3,7 @@
 //!
 //! - `log_prob(k) = −sparse_softmax_cross_entropy(logits, k) = logits_k − logsumexp(logits)`,
 //!   stable for any finite logits.
-//! - `entropy = −Σ softmax · log_softmax`.
+//! - `entropy = −Σ softmax · log_softmax`, with `0 · log 0 = 0` for classes of logit −∞.
 //! - `mean = Σ k p_k`, `variance = Σ k² p_k − mean²` (of the class index); `mode` is the first
 //!   index of the largest logit (TFP's argmax).
 //! - `cdf(x) = Σ_{k ≤ x} p_k`.

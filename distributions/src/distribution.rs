@@ -82,7 +82,9 @@ pub trait Distribution<'g, F: Scalar> {
     #[track_caller]
     fn variance(&self) -> Tensor<'g, F>;
 
-    /// Whether gradients flow from [`sample`](Distribution::sample) to every parameter.
+    /// The family's declared reparameterization type, as in TFP: whether samples are a
+    /// differentiable function of every parameter and noise. `Deterministic` declares `false`
+    /// like TFP's, although its sample, `loc` itself, passes gradients to `loc`.
     fn is_reparameterized(&self) -> bool;
 
     /// Which family this is, for the dynamic KL dispatch of [`crate::kl_divergence`].

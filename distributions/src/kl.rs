@@ -20,8 +20,8 @@
 //! | Diag–Diag | the same with `Lb⁻¹La = σa/σb`, written per dimension as the Normal–Normal form |
 //! | MVN–Independent(Normal, 1), both ways | the Independent as a diagonal MVN (not in TFP) |
 //! | Laplace–Laplace | `expm1(δ − |μa−μb|/ba) − δ + |μa−μb|/bb`, `δ = log ba − log bb` |
-//! | Bernoulli–Bernoulli | `σ(la)(sp(−lb) − sp(−la)) + σ(−la)(sp(lb) − sp(la))`, `sp = softplus` |
-//! | Categorical–Categorical | `Σ softmax(la) (log_softmax(la) − log_softmax(lb))` |
+//! | Bernoulli–Bernoulli | `σ(la)(sp(−lb) − sp(−la)) + σ(−la)(sp(lb) − sp(la))`, `sp = softplus`, a term of probability 0 counting 0 |
+//! | Categorical–Categorical | `Σ softmax(la) (log_softmax(la) − log_softmax(lb))`, classes of probability 0 counting 0 |
 //! | Deterministic–anything | `−q.log_prob(loc)` |
 //!
 //! `expm1` and `log σ` differences keep `KL(p ‖ p) = 0` exact with a finite (zero) gradient,

@@ -72,7 +72,8 @@ pub(crate) fn over_batch<'g, F: Scalar>(x: Tensor<'g, F>, batch: &Shape) -> Tens
     }
 }
 
-/// `x · y` with `0 · y = 0` even where `y` is infinite or NaN (TFP's `multiply_no_nan`): the
+/// `x · y` with `0 · y = 0` even where `y` is infinite or NaN (TF's `multiply_no_nan`, which tests
+/// its second argument, with the roles swapped): the
 /// `p log p` terms of entropies and divergences, where a class of probability 0 has a log of
 /// −∞. `y` is replaced by 0 where `x` is 0 before multiplying, so gradients stay finite too.
 #[track_caller]

@@ -140,23 +140,25 @@ impl<F: Scalar> DistributionFn<F> for NormalPrior {
     fn build<'g>(
         &self,
         cx: &mut LayerCx<'g, '_, F>,
-        _name: &str,
+        name: &str,
         shape: &[usize],
         _trainable: bool,
     ) -> Box<dyn Distribution<'g, F> + 'g> {
         // Scalars over the kernel's shape: nothing of the kernel's size is materialised.
         let g = cx.graph();
-        check_prior_constants(g, "NormalPrior", self.loc, self.scale);
+        check_prior_constant(g, &format!("NormalPrior {name}"), "loc", self.loc, false);
+        check_prior_constant(g, &format!("NormalPrior {name}"), "scale", self.scale, true);
         let normal = Normal::with_batch_shape(g.scalar(self.loc), g.scalar(self.scale), shape);
         Box::new(Independent::new(Box::new(normal), shape.len()))
     }
 }
 
-/// Records an error if a prior's fixed loc is not finite or its scale not positive and finite
-/// (either would make every KL NaN or infinite).
-fn check_prior_constants<F: Scalar>(g: &Graph<F>, prior: &'static str, loc: f64, scale: f64) {
-    if !(loc.is_finite() && scale.is_finite() && scale > 0.0) {
-        let msg = format!("{prior}: loc must be finite and scale positive and finite, got loc {loc}, scale {scale}");
+/// Records an error naming the prior (`what`, e.g. `"NormalPrior kernel_prior"`) if a fixed
+/// constant would make every KL NaN or infinite.
+fn check_prior_constant<F: Scalar>(g: &Graph<F>, what: &str, constant: &str, value: f64, positive: bool) {
+    if !(value.is_finite() && (!positive || value > 0.0)) {
+        let need = if positive { "positive and finite" } else { "finite" };
+        let msg = format!("{what}: {constant} must be {need}, got {value}");
         g.record_shape_error("prior", ShapeError::Custom(msg), &[]);
     }
 }
@@ -217,7 +219,7 @@ impl<F: Scalar> DistributionFn<F> for TrainableNormalPrior {
                 family.build(cx, name, shape, trainable)
             }
             Some(scale) => {
-                check_prior_constants(cx.graph(), "TrainableNormalPrior", 0.0, scale);
+                check_prior_constant(cx.graph(), &format!("TrainableNormalPrior {name}"), "scale", scale, true);
                 let loc = cx.param(&format!("{name}_loc"), shape, self.loc_init, trainable);
                 let normal = Normal::with_batch_shape(loc, cx.graph().scalar(scale), shape);
                 Box::new(Independent::new(Box::new(normal), shape.len()))

@@ -66,13 +66,14 @@ impl<F: Scalar> Layer<F> for Dense<F> {
 
     fn forward<'g>(&self, x: Tensor<'g, F>, cx: &mut LayerCx<'g, '_, F>) -> Tensor<'g, F> {
         let shape = x.shape();
-        let n_in = shape.dims().last().and_then(|d| d.fixed()).filter(|_| shape.rank() >= 2 && self.units > 0);
-        let Some(n_in) = n_in else {
-            let msg = format!(
-                "Dense ({}): needs at least 1 unit (got {}) and an input [batch, ..., features] with known features \
-                 (got {shape})",
-                self.name, self.units
-            );
+        let n_in = shape.dims().last().and_then(|d| d.fixed()).filter(|_| shape.rank() >= 2);
+        let checked = match n_in {
+            _ if self.units == 0 => Err("units must be at least 1".to_string()),
+            None => Err(format!("input must be [batch, ..., features] with known features, got {shape}")),
+            Some(n_in) => Ok(n_in),
+        };
+        let Ok(n_in) = checked else {
+            let msg = format!("Dense ({}): {}", self.name, checked.unwrap_err());
             cx.graph().record_shape_error("dense", ShapeError::Custom(msg), &[x]);
             return cx.graph().poisoned();
         };

@@ -52,8 +52,8 @@ impl fmt::Display for ModelError {
             ModelError::Diverged { epoch, step, loss } => write!(
                 f,
                 "the loss is {loss} at epoch {epoch}, step {step} (that step was not applied): lower the learning \
-                 rate, or run the training plan with `SessionOptions {{ check_finite: true, .. }}` to find the first \
-                 node that is not finite"
+                 rate, or run `Model::training_plan` in a session with `SessionOptions {{ check_finite: true, .. }}` \
+                 to find the first node that is not finite"
             ),
         }
     }
@@ -231,7 +231,8 @@ impl<F: Scalar> Model<F> {
         Ok((plan, params.iter().map(|p| p.0).collect()))
     }
 
-    /// Trains by minimising the negative ELBO per example (see [`elbo_loss`]), calling
+    /// Trains by minimising the negative ELBO per example (see [`elbo_loss`]) plus the
+    /// regularizers, calling
     /// `on_epoch` after every epoch. Returns the per-epoch statistics.
     pub fn fit(
         &mut self,

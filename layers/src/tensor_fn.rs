@@ -57,7 +57,8 @@ impl<F: Scalar> TensorFn<F> {
     }
 }
 
-/// A reparameterized sample of `d` from standard-normal noise drawn for the layer being built.
+/// A sample of `d` from standard-normal noise drawn for the layer being built (`loc + scale · ε`
+/// for the location-scale families, which passes gradients to their parameters).
 #[track_caller]
 pub fn sample<'g, F: Scalar>(d: &dyn Distribution<'g, F>, cx: &LayerCx<'g, '_, F>, salt: &str) -> Tensor<'g, F> {
     let mut shape = d.batch_shape();

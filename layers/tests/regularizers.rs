@@ -3,9 +3,11 @@
 //! KL is divided by the number of training examples.
 
 use autodiff::prelude::*;
+use std::sync::Arc;
+
 use layers::{
-    build_layer, Activation, DenseFlipout, DenseVariational, Layer, LayerCx, Likelihood, LossKind, MeanFieldNormal,
-    Mode, Model, NormalPrior, Sequential,
+    build_layer, Activation, AutoregressiveNetwork, DenseFlipout, DenseVariational, Flatten, Layer, LayerCx,
+    Likelihood, LossKind, MeanFieldNormal, Mode, Model, NormalPrior, Sequential,
 };
 
 /// The layer's output and its registered regularization on a batch of `batch` rows of 3
@@ -59,4 +61,21 @@ fn training_loss_adds_regularizers_unscaled_and_divides_only_the_kl() {
     assert!(kl > 1.0, "the layer's KL is registered: {kl}");
     let regularization = loss - nll - kl / examples as f64;
     assert!((regularization - 7.0 / batch as f64).abs() < 1e-9, "{regularization}");
+}
+
+#[test]
+fn weight_regularizers_are_not_divided_by_the_number_of_examples() {
+    // MADE with one hidden layer has two kernels; a regularizer of 3 on each adds 6.
+    let made = AutoregressiveNetwork::<f64>::new(1)
+        .event_shape(2)
+        .hidden_units(&[4])
+        .kernel_regularizer(Some(Arc::new(|w: Tensor<'_, f64>| w.graph().scalar(3.0))));
+    let mut model =
+        Model::new(Sequential::new().add(made).add(Flatten), &[2], Likelihood::Normal { scale: 1.0 }, 3).unwrap();
+    let (plan, _) = model.training_plan(500).unwrap();
+    let mut s = Session::new(plan, 2);
+    let out = s.run(model.store(), &[("x", &[0.1, 0.2, 0.3, 0.4]), ("y", &[0.0, 1.0, 1.0, 0.0])]).unwrap();
+    let (loss, nll, kl) = (out.scalar(0), out.scalar(1), out.scalar(2));
+    assert_eq!(kl, 0.0, "MADE has no divergence");
+    assert!((loss - nll - 6.0).abs() < 1e-9, "{}", loss - nll);
 }

@@ -243,10 +243,11 @@ mod tests {
     #[test]
     #[should_panic(expected = "out of bounds")]
     fn strides_that_wrap_around_are_out_of_bounds() {
-        // (3 − 1)·2⁶³ wraps to 0 in unchecked arithmetic, which would pass for in bounds.
+        // (5 − 1)·2⁶² wraps to 0 in unchecked arithmetic, which would pass for in bounds, and
+        // 2⁶² is a valid signed stride.
         let data = [0.0f32; 1];
-        let a = MatRef { data: &data, rows: 3, cols: 1, rs: 1 << 63, cs: 1 };
-        let mut c = [0.0f32; 3];
+        let a = MatRef { data: &data, rows: 5, cols: 1, rs: 1 << 62, cs: 1 };
+        let mut c = [0.0f32; 5];
         gemm(a, MatRef::new(&data, 1, 1, false), 0.0, &mut c);
     }
 

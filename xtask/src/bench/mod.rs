@@ -78,7 +78,7 @@ pub fn median_us(warmup: usize, reps: usize, mut f: impl FnMut()) -> f64 {
 /// runs of each. The machine's speed drifts by 10% and more over seconds (other tenants, clock
 /// states), so figures that are compared as a ratio must be taken in the same minutes: timed one
 /// after the other, two fast phases and a slow one can pass for a 10% gain. Runs of one function
-/// stay consecutive within a round so that each still finds its own data in cache, and each
+/// stay consecutive within a round, after a pause and an untimed run (see below), and each
 /// round starts with the next function, so that none always runs after the same one (a product
 /// split across two threads runs slower just after a single-threaded one has pulled its data
 /// into one core's cache).
@@ -92,6 +92,11 @@ pub fn interleaved_medians_us(warmup: usize, rounds: usize, per_round: usize, fs
     for round in 0..rounds {
         let count = fs.len();
         for i in (0..count).map(|i| (i + round) % count) {
+            // The previous function's kernel team spins for `GRACE` after its last run and would
+            // share the cores with this one; after the pause, one untimed run wakes this
+            // function's team and brings its data back into cache.
+            std::thread::sleep(2 * autodiff::team::GRACE);
+            fs[i]();
             for _ in 0..per_round {
                 let s = Instant::now();
                 fs[i]();
