@@ -7,6 +7,7 @@ use autodiff::kernels::matmul::{gemm, MatRef};
 use autodiff::optim::{Adam, Optimizer};
 use autodiff::prelude::*;
 use autodiff::team::for_each_chunk_mut;
+use autodiff::KernelTeam;
 use layers::{Activation, Conv2DFlipout, DenseFlipout, Flatten, Likelihood, Mode, Model, Pool, Sequential};
 
 use super::interleaved_medians_us;
@@ -120,9 +121,15 @@ fn measure(w: &Workload, threads: usize) -> Measured {
     let (plan, params) = model.training_plan(60_000).expect("training plan");
     let flops = plan.flops(w.batch);
     let forward_plan = model.prediction_plan(Mode::Sample).expect("forward plan");
-    let options = SessionOptions { threads: Some(threads), check_finite: false };
-    let mut session = Session::with_options(plan, 1, options.clone());
-    let mut forward = Session::with_options(forward_plan, 1, options);
+    // One team for everything timed here, as a program would have: teams of their own would
+    // each keep a helper spinning after their runs, on the cores the next function needs.
+    let team = KernelTeam::new(threads);
+    let session_on_team = |plan| match threads {
+        1 => Session::with_options(plan, 1, SessionOptions { threads: Some(1), check_finite: false }),
+        _ => Session::with_team(plan, 1, team.clone()),
+    };
+    let mut session = session_on_team(plan);
+    let mut forward = session_on_team(forward_plan);
     // The forward pass reads a copy of the parameters, since the steps keep changing them.
     let snapshot = model.store().clone();
     let mut adam = Adam::<f32>::new(1e-3);
@@ -137,7 +144,6 @@ fn measure(w: &Workload, threads: usize) -> Measured {
     };
 
     let (m, k, n) = (w.batch * w.gemm.0, w.gemm.1, w.gemm.2);
-    let team = autodiff::KernelTeam::new(threads);
     let a: Vec<f32> = (0..m * k).map(|i| (i % 97) as f32 * 0.01).collect();
     let b: Vec<f32> = (0..k * n).map(|i| (i % 89) as f32 * 0.01).collect();
     let (mut c, mut cs) = (vec![0.0f32; m * n], vec![0.0f32; threads * m * n]);

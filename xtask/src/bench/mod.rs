@@ -78,10 +78,13 @@ pub fn median_us(warmup: usize, reps: usize, mut f: impl FnMut()) -> f64 {
 /// runs of each. The machine's speed drifts by 10% and more over seconds (other tenants, clock
 /// states), so figures that are compared as a ratio must be taken in the same minutes: timed one
 /// after the other, two fast phases and a slow one can pass for a 10% gain. Runs of one function
-/// stay consecutive within a round, after a pause and an untimed run (see below), and each
+/// stay consecutive within a round, after an untimed run, and each
 /// round starts with the next function, so that none always runs after the same one (a product
 /// split across two threads runs slower just after a single-threaded one has pulled its data
 /// into one core's cache).
+///
+/// Functions that split kernels across threads should share one kernel team: a team's helpers
+/// spin for a while after each run, on the cores that another team's runs would need.
 pub fn interleaved_medians_us(warmup: usize, rounds: usize, per_round: usize, fs: &mut [&mut dyn FnMut()]) -> Vec<f64> {
     for f in fs.iter_mut() {
         for _ in 0..warmup {
@@ -92,10 +95,7 @@ pub fn interleaved_medians_us(warmup: usize, rounds: usize, per_round: usize, fs
     for round in 0..rounds {
         let count = fs.len();
         for i in (0..count).map(|i| (i + round) % count) {
-            // The previous function's kernel team spins for `GRACE` after its last run and would
-            // share the cores with this one; after the pause, one untimed run wakes this
-            // function's team and brings its data back into cache.
-            std::thread::sleep(2 * autodiff::team::GRACE);
+            // One untimed run brings this function's data back into cache.
             fs[i]();
             for _ in 0..per_round {
                 let s = Instant::now();
