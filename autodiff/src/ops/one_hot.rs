@@ -1,7 +1,8 @@
 //! `one_hot(indices, depth)`: `y[q..., c] = 1` if `indices[q...] = c`, else `0` (TF's `one_hot`
-//! with `on_value = 1`, `off_value = 0`). `indices` is a float tensor holding integers; an index
-//! that is negative, at least `depth` or not an integer gives an all-zero row, as TF does for
-//! out-of-range indices.
+//! with `on_value = 1`, `off_value = 0`). `indices` is a float tensor holding integers. An index
+//! that is negative, at least `depth` or not an integer fails the run, naming the index: TF
+//! gives an all-zero row there, which a cross-entropy then reads as an example without a target
+//! (labels numbered from 1 instead of 0 would train silently on part of the data).
 //!
 //! no-gradient: the output is piecewise constant in `indices` (zero derivative almost
 //! everywhere), so the VJP is `None`.
@@ -23,6 +24,15 @@ pub struct OneHot {
     pub depth: usize,
 }
 
+impl OneHot {
+    /// The class of a float-encoded index, or the run's failure naming it.
+    fn class<F: Scalar>(&self, v: F) -> Result<usize, OpFailure> {
+        let v = v.to_f64_lossless();
+        to_index(v, self.depth)
+            .map_err(|_| OpFailure(format!("index {v} is not a class of depth {} (an integer in 0..{0})", self.depth)))
+    }
+}
+
 impl<F: Scalar> Op<F> for OneHot {
     fn name(&self) -> &'static str {
         "one_hot"
@@ -37,12 +47,11 @@ impl<F: Scalar> Op<F> for OneHot {
         let out = cx.out();
         out.fill(F::zero());
         if self.depth == 0 {
-            return Ok(());
+            // No index is a class of depth 0.
+            return idx.first().map_or(Ok(()), |&v| self.class(v).map(|_| ()));
         }
         for (row, &v) in out.chunks_exact_mut(self.depth).zip(idx) {
-            if let Ok(c) = to_index(v.to_f64_lossless(), self.depth) {
-                row[c] = F::one();
-            }
+            row[self.class(v)?] = F::one();
         }
         Ok(())
     }
@@ -62,16 +71,23 @@ mod tests {
     use super::*;
     use crate::shape::B;
     use crate::testing::*;
+    use crate::{ParamStore, Session};
 
     #[test]
     fn one_hot_forward() {
         // Classes 2, 0 of 3: [[0, 0, 1], [1, 0, 0]].
         assert_forward(|g| one_hot(g.constant_f64(&[2.0, 0.0], [2]), 3), &[0.0, 0.0, 1.0, 1.0, 0.0, 0.0]);
-        // Out of range (3), negative (-1) and non-integer (0.5) indices give zero rows; 1 is class 1.
-        assert_forward(
-            |g| one_hot(g.constant_f64(&[3.0, -1.0, 0.5, 1.0], [2, 2]), 3),
-            &[0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0],
-        );
+        // Out of range (3), negative (-1) and non-integer (0.5) indices fail the run.
+        for bad in [3.0, -1.0, 0.5] {
+            let g = Graph::<f64>::new();
+            let y = one_hot(g.constant_f64(&[1.0, bad], [2]), 3);
+            let e = Session::new(g.compile(&[y]).unwrap(), 0).run(&ParamStore::new(0), &[]).err().unwrap();
+            assert!(e.to_string().starts_with("one_hot at autodiff/src/ops/one_hot.rs"), "{e}");
+            assert!(
+                e.to_string().contains(&format!("index {bad} is not a class of depth 3 (an integer in 0..3)")),
+                "{e}"
+            );
+        }
         // A scalar index gives one row.
         assert_forward(|g| one_hot(g.scalar(1.0), 2), &[0.0, 1.0]);
     }

@@ -43,7 +43,14 @@ impl<F: Scalar> Op<F> for Pad {
         let mut out = x.clone();
         for (a, (d, &(lo, hi))) in out.dims_mut().iter_mut().zip(&self.paddings).enumerate() {
             *d = match *d {
-                Dim::Fixed(n) => Dim::Fixed(n + lo + hi),
+                Dim::Fixed(n) => match n.checked_add(lo).and_then(|m| m.checked_add(hi)) {
+                    Some(m) => Dim::Fixed(m),
+                    None => {
+                        return Err(ShapeError::Custom(format!(
+                            "padding axis {a} of {x} by ({lo}, {hi}) overflows the size type"
+                        )))
+                    }
+                },
                 Dim::Batch if lo == 0 && hi == 0 => Dim::Batch,
                 Dim::Batch => {
                     return Err(ShapeError::Custom(format!(
@@ -134,5 +141,10 @@ mod tests {
         let _ = pad(g.input("x", [2, 3]), &[(1, 1)], 0.0);
         let msg = g.check().unwrap_err().to_string();
         assert!(msg.contains("pad") && msg.contains("1 (before, after) pairs") && msg.contains("[2, 3]"), "{msg}");
+        // A pad that wrapped below zero in the caller's arithmetic.
+        let g = Graph::<f64>::new();
+        let _ = pad(g.input("x", [3]), &[(usize::MAX, 1)], 0.0);
+        let msg = g.check().unwrap_err().to_string();
+        assert!(msg.contains("padding axis 0 of [3]") && msg.contains("overflows"), "{msg}");
     }
 }

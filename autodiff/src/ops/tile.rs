@@ -42,7 +42,12 @@ impl<F: Scalar> Op<F> for Tile {
         let mut out = x.clone();
         for (a, (d, &m)) in out.dims_mut().iter_mut().zip(&self.multiples).enumerate() {
             *d = match *d {
-                Dim::Fixed(n) => Dim::Fixed(n * m),
+                Dim::Fixed(n) => match n.checked_mul(m) {
+                    Some(t) => Dim::Fixed(t),
+                    None => {
+                        return Err(ShapeError::Custom(format!("tiling axis {a} of {x} {m} times overflows the size type")))
+                    }
+                },
                 Dim::Batch if m == 1 => Dim::Batch,
                 Dim::Batch => {
                     return Err(ShapeError::Custom(format!(
@@ -148,5 +153,9 @@ mod tests {
         let _ = tile(g.input("x", [2, 3]), &[2]);
         let msg = g.check().unwrap_err().to_string();
         assert!(msg.contains("tile") && msg.contains("1 multiples") && msg.contains("[2, 3]"), "{msg}");
+        let g = Graph::<f64>::new();
+        let _ = tile(g.input("x", [3]), &[usize::MAX]);
+        let msg = g.check().unwrap_err().to_string();
+        assert!(msg.contains("tiling axis 0 of [3]") && msg.contains("overflows"), "{msg}");
     }
 }
