@@ -51,8 +51,8 @@ struct Candidate {
     input_dims: &'static [usize],
     /// Whether predictions are Monte-Carlo averages over stochastic passes.
     bayesian: bool,
-    /// The network, from a seed.
-    build: fn(u64) -> Sequential<f32>,
+    /// The network (its weights are initialised from the model's seed).
+    build: fn() -> Sequential<f32>,
     /// Adam's step size.
     learning_rate: f64,
     epochs: usize,
@@ -65,11 +65,11 @@ fn candidates() -> Vec<Candidate> {
             name: "DenseFlipout",
             input_dims: &[64],
             bayesian: true,
-            build: |seed| {
+            build: || {
                 Sequential::new()
                     .name("flipout")
-                    .add(DenseFlipout::new(128).activation(Activation::Relu).seed(seed))
-                    .add(DenseFlipout::new(CLASSES).seed(seed + 1))
+                    .add(DenseFlipout::new(128).activation(Activation::Relu))
+                    .add(DenseFlipout::new(CLASSES))
             },
             learning_rate: 0.003,
             epochs: 300,
@@ -79,7 +79,7 @@ fn candidates() -> Vec<Candidate> {
             name: "Dense",
             input_dims: &[64],
             bayesian: false,
-            build: |_| {
+            build: || {
                 Sequential::new()
                     .name("dense")
                     .add(Dense::new(128).activation(Activation::Relu))
@@ -93,25 +93,15 @@ fn candidates() -> Vec<Candidate> {
             name: "Conv2DFlipout",
             input_dims: &[8, 8, 1],
             bayesian: true,
-            build: |seed| {
+            build: || {
                 Sequential::new()
                     .name("conv_flipout")
-                    .add(
-                        Conv2DFlipout::conv2d(16, [3, 3])
-                            .padding(Padding::Same)
-                            .activation(Activation::Relu)
-                            .seed(seed),
-                    )
+                    .add(Conv2DFlipout::conv2d(16, [3, 3]).padding(Padding::Same).activation(Activation::Relu))
                     .add(Pool::max(&[2, 2]))
-                    .add(
-                        Conv2DFlipout::conv2d(32, [3, 3])
-                            .padding(Padding::Same)
-                            .activation(Activation::Relu)
-                            .seed(seed + 1),
-                    )
+                    .add(Conv2DFlipout::conv2d(32, [3, 3]).padding(Padding::Same).activation(Activation::Relu))
                     .add(Pool::max(&[2, 2]))
                     .add(Flatten)
-                    .add(DenseFlipout::new(CLASSES).seed(seed + 2))
+                    .add(DenseFlipout::new(CLASSES))
             },
             learning_rate: 0.003,
             epochs: 100,
@@ -121,7 +111,7 @@ fn candidates() -> Vec<Candidate> {
             name: "Conv",
             input_dims: &[8, 8, 1],
             bayesian: false,
-            build: |_| {
+            build: || {
                 Sequential::new()
                     .name("conv")
                     .add(Conv::conv2d(16, [3, 3]).padding(Padding::Same).activation(Activation::Relu))
@@ -187,8 +177,8 @@ fn stratified_split(seed: u64) -> (Split, Split) {
     (train, test)
 }
 
-/// Out-of-distribution images: `n` of uniform noise (pixel counts 0..16, like the data's) and
-/// the test images inverted, `16 − x`.
+/// Out-of-distribution images, as many as the test images: uniform noise (pixel counts 0..16,
+/// like the data's) and the test images inverted, `16 − x`.
 fn ood_sets(test: &Split, seed: u64) -> (Vec<f32>, Vec<f32>) {
     let mut rng = CounterRng::new(seed ^ 0x00d);
     let noise = (0..test.x.len()).map(|_| (rng.uniform() * 17.0).floor().min(16.0) as f32 / 16.0).collect();
@@ -213,7 +203,7 @@ fn probabilities(
 
 fn evaluate(c: &Candidate, train: &Split, test: &Split, args: &Args) -> Result<Evaluation, ModelError> {
     let t0 = Instant::now();
-    let mut model = Model::new((c.build)(args.seed), c.input_dims, Likelihood::Categorical, args.seed)?;
+    let mut model = Model::new((c.build)(), c.input_dims, Likelihood::Categorical, args.seed)?;
     let epochs = if args.quick { 3 } else { c.epochs };
     let opts = FitOptions { epochs, batch_size: 32, shuffle: true, seed: args.seed, threads: Some(1) };
     let pb = ProgressBar::new(epochs as u64);

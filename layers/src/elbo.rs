@@ -6,9 +6,9 @@
 //! `−ELBO / N ≈ mean_batch(nll) + KL / N`.
 //!
 //! The KL is divided by `N`, the number of *training examples* (not the batch size, and not
-//! the number of batches), exactly once. Getting this wrong is the most common bug reported
-//! against every Bayesian deep-learning library (TFP #651, #396; bayesian-torch #36; blitz
-//! #108). Layers register their KL unscaled (times their `kl_weight`, 1 by default), and this
+//! the number of batches), exactly once. Getting this wrong is a frequent mistake, reported
+//! against several Bayesian deep-learning libraries (TFP #651 and #396, blitz #108). Layers
+//! register their KL unscaled (times their `kl_weight`, 1 by default), and this
 //! is the one place that divides.
 
 use autodiff::prelude::*;

@@ -374,7 +374,9 @@ impl<F: Scalar> Model<F> {
         Ok((out[0].to_vec(), scale))
     }
 
-    /// `samples` stochastic passes over `x` (steps `0..samples` of a session keyed by `seed`),
+    /// `samples` stochastic passes over `x` (steps `0..samples` of a session keyed by `seed`;
+    /// a layer with a seed of its own ignores it, and its passes reuse the noise of training
+    /// steps `0..samples`),
     /// run in parallel on one compiled plan, each worker with its own single-threaded session.
     pub fn mc_passes(&mut self, x: &[F], samples: usize, seed: u64) -> Result<Vec<Pass<F>>, ModelError> {
         self.check_inputs(x)?;

@@ -1,5 +1,6 @@
 //! Benchmarks. Timings are medians over repeated runs after a warm-up; ratios are always taken
-//! against figures measured in the same process, because the machine is shared and noisy.
+//! against figures measured in the same process, since machines are often shared and their
+//! speed drifts.
 
 mod autodiff_group;
 mod fastmath_group;

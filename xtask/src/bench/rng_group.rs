@@ -3,7 +3,7 @@
 //! Each sampler fills 2^20 values block by block, one counter generator per block, as a
 //! session fills a random leaf (`autodiff::random::fill_blocks`) on a single-threaded run. The
 //! reference is scalar Box–Muller with libm's `f64` `ln` and `sin_cos`, timed in the same
-//! process so that the ratio means something on a busy machine.
+//! process so that the ratio holds on a shared machine too.
 
 use autodiff::random::{Sampler, StandardNormal, Uniform};
 use autodiff::rng::{block_key, CounterRng, BLOCK};
