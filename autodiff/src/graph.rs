@@ -260,13 +260,25 @@ impl<F: Scalar> Graph<F> {
         self.push(Node { kind, inputs: SmallVec::new(), shape, label, origin: at, poisoned: false })
     }
 
+    /// Records an error if a leaf's shape has the batch dimension more than once: a run resolves
+    /// one batch size from the feeds' lengths, which a `[B, B]` leaf could not be checked against.
+    fn check_one_batch_dim(&self, what: &'static str, shape: &Shape, at: &'static Location<'static>) {
+        if shape.batch_count() > 1 {
+            let detail =
+                ShapeError::Custom(format!("{shape} has the batch dimension more than once; it may appear once"));
+            self.record(GraphError::Shape { op: what, detail, inputs: vec![], label: self.scope_label(), at });
+        }
+    }
+
     /// A named input, fed on every run. Its shape may use the batch dimension [`crate::B`].
     #[track_caller]
     pub fn input(&self, name: &str, shape: impl Into<Shape>) -> Tensor<'_, F> {
         let at = Location::caller();
         let name: Arc<str> = name.into();
         let label = Some(Arc::from(join_scope(&self.inner.borrow().scopes, &name)));
-        let t = self.leaf(NodeKind::Input { name: name.clone() }, shape.into(), label, at);
+        let shape = shape.into();
+        self.check_one_batch_dim("input", &shape, at);
+        let t = self.leaf(NodeKind::Input { name: name.clone() }, shape, label, at);
         let dup = self.inner.borrow_mut().input_names.insert(name.clone(), t.id).is_some();
         if dup {
             self.record(GraphError::DuplicateInput { name: name.to_string(), at });
@@ -364,15 +376,13 @@ impl<F: Scalar> Graph<F> {
         seed: Option<u64>,
     ) -> Tensor<'_, F> {
         let at = Location::caller();
+        let shape = shape.into();
+        self.check_one_batch_dim("random", &shape, at);
         let full = join_scope(&self.inner.borrow().scopes, salt);
         let key = hash_str(&full);
         let fresh = self.inner.borrow_mut().salts.insert(full.clone());
-        let t = self.leaf(
-            NodeKind::Random { sampler: Arc::new(sampler), key, seed },
-            shape.into(),
-            Some(full.clone().into()),
-            at,
-        );
+        let t =
+            self.leaf(NodeKind::Random { sampler: Arc::new(sampler), key, seed }, shape, Some(full.clone().into()), at);
         if !fresh {
             self.record(GraphError::DuplicateSalt { salt: full, at });
         }

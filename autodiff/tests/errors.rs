@@ -51,6 +51,18 @@ fn foreign_tensor_and_duplicates_are_errors() {
 }
 
 #[test]
+fn a_leaf_may_have_the_batch_dimension_once() {
+    let g = Graph::<f64>::new();
+    let _ = g.input("k", [B, B]);
+    let e = g.check().unwrap_err().to_string();
+    assert!(e.contains("input") && e.contains("[B, B] has the batch dimension more than once"), "{e}");
+    assert!(e.contains("tests/errors.rs"), "names the caller's line: {e}");
+    let g = Graph::<f64>::new();
+    let _ = g.random(StandardNormal, [B, Dim::Fixed(2), B], "eps");
+    assert!(g.check().unwrap_err().to_string().contains("[B, 2, B] has the batch dimension more than once"));
+}
+
+#[test]
 fn run_errors_name_the_feed_or_param() {
     let g = Graph::<f64>::new();
     let mut store = ParamStore::new(0);
