@@ -231,6 +231,15 @@ pub enum RunError {
         /// The input's name.
         name: Arc<str>,
     },
+    /// A node has the batch dimension, but no fed input has it, so its size is unknown.
+    UnknownBatch {
+        /// The first such node's op (or leaf kind).
+        op: &'static str,
+        /// Its label.
+        label: Option<Arc<str>>,
+        /// Where it was built.
+        at: &'static Location<'static>,
+    },
     /// A feed's length does not fit the input's shape.
     FeedShape {
         /// The input's name.
@@ -283,6 +292,12 @@ impl fmt::Display for RunError {
                 write!(f, "feed \"{name}\" names no input of the plan; its inputs are {known:?}")
             }
             RunError::DuplicateFeed { name } => write!(f, "input \"{name}\" is fed twice"),
+            RunError::UnknownBatch { op, label, at } => write!(
+                f,
+                "{op}{} at {} has the batch dimension, but no fed input has it, so the batch size is unknown",
+                Lbl(label),
+                At(at)
+            ),
             RunError::FeedShape { name, expected, len, detail } => {
                 write!(f, "feed \"{name}\": {len} values do not fit shape {expected}: {detail}")
             }

@@ -378,6 +378,16 @@ impl<F: Scalar> Graph<F> {
         let at = Location::caller();
         let shape = shape.into();
         self.check_one_batch_dim("random", &shape, at);
+        if let Err(msg) = sampler.check() {
+            let detail = ShapeError::Custom(msg);
+            self.record(GraphError::Shape {
+                op: sampler.name(),
+                detail,
+                inputs: vec![],
+                label: self.scope_label(),
+                at,
+            });
+        }
         let full = join_scope(&self.inner.borrow().scopes, salt);
         let key = hash_str(&full);
         let fresh = self.inner.borrow_mut().salts.insert(full.clone());

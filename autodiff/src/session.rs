@@ -60,6 +60,9 @@ pub struct Session<F: Scalar> {
     /// Per step, whether it runs at once with the next at the current batch size: a pair of
     /// independent products (see `plan_pairs`), both large and of similar size.
     together: Vec<bool>,
+    /// The first step whose shape has the batch dimension, if any: its size must come from a
+    /// batched feed.
+    first_batched: Option<usize>,
 }
 
 impl<F: Scalar> std::fmt::Debug for Session<F> {
@@ -92,6 +95,7 @@ impl<F: Scalar> Session<F> {
         let n_slots = plan.inner.n_slots;
         let n_steps = plan.inner.steps.len();
         let n_feeds = plan.inner.feeds.len();
+        let first_batched = plan.inner.steps.iter().position(|s| s.shape.has_batch());
         Session {
             plan,
             seed,
@@ -106,6 +110,7 @@ impl<F: Scalar> Session<F> {
             profile: None,
             parallel: false,
             together: vec![false; n_steps],
+            first_batched,
         }
     }
 
@@ -306,7 +311,14 @@ impl<F: Scalar> Session<F> {
                 return Err(fail(format!("expected {fixed} values")));
             }
         }
-        Ok(batch.map(|b| b.0).unwrap_or(1))
+        match (batch, self.first_batched) {
+            (Some((b, _)), _) => Ok(b),
+            (None, None) => Ok(1),
+            (None, Some(i)) => {
+                let s = &self.plan.inner.steps[i];
+                Err(RunError::UnknownBatch { op: s.name(), label: s.label.clone(), at: s.origin })
+            }
+        }
     }
 
     fn execute(&mut self, step: u64, params: &ParamStore<F>, feeds: &[(&str, &[F])]) -> Result<(), RunError> {

@@ -63,6 +63,28 @@ fn a_leaf_may_have_the_batch_dimension_once() {
 }
 
 #[test]
+fn unusable_sampler_parameters_are_build_errors() {
+    let g = Graph::<f64>::new();
+    let _ = g.random(autodiff::random::Bernoulli { p: 1.5 }, [3], "coin");
+    let e = g.check().unwrap_err().to_string();
+    assert!(e.contains("bernoulli") && e.contains("p must be in [0, 1], got 1.5"), "{e}");
+    let g = Graph::<f64>::new();
+    let _ = g.random(autodiff::random::Uniform { low: 1.0, high: 0.0 }, [3], "u");
+    let e = g.check().unwrap_err().to_string();
+    assert!(e.contains("uniform") && e.contains("non-empty, got [1, 0)"), "{e}");
+}
+
+#[test]
+fn a_batch_dimension_without_a_batched_feed_is_a_run_error() {
+    let g = Graph::<f64>::new();
+    let eps = g.random(StandardNormal, [B, Dim::Fixed(3)], "eps");
+    let mut s = Session::new(g.compile(&[eps]).unwrap(), 0);
+    let e = s.run(&ParamStore::new(0), &[]).unwrap_err().to_string();
+    assert!(e.starts_with("standard_normal (eps) at ") && e.contains("tests/errors.rs"), "{e}");
+    assert!(e.ends_with("no fed input has it, so the batch size is unknown"), "{e}");
+}
+
+#[test]
 fn run_errors_name_the_feed_or_param() {
     let g = Graph::<f64>::new();
     let mut store = ParamStore::new(0);

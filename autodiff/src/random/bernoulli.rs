@@ -20,6 +20,13 @@ impl<F: Scalar> Sampler<F> for Bernoulli {
             *v = if rng.uniform() < self.p { F::one() } else { F::zero() };
         }
     }
+    fn check(&self) -> Result<(), String> {
+        if (0.0..=1.0).contains(&self.p) {
+            Ok(())
+        } else {
+            Err(format!("the probability p must be in [0, 1], got {}", self.p))
+        }
+    }
 }
 
 #[cfg(test)]

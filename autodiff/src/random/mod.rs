@@ -25,6 +25,10 @@ pub trait Sampler<F: Scalar>: Debug + Send + Sync + 'static {
     fn name(&self) -> &'static str;
     /// Fills `out` (one block, at most [`BLOCK`] values) from `rng`.
     fn fill(&self, out: &mut [F], rng: &mut CounterRng);
+    /// Why the sampler's parameters are unusable, if they are (checked when the leaf is built).
+    fn check(&self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// Fills a whole buffer block by block, in parallel above a size threshold.

@@ -32,6 +32,13 @@ impl<F: Scalar> Sampler<F> for Uniform {
     fn name(&self) -> &'static str {
         "uniform"
     }
+    fn check(&self) -> Result<(), String> {
+        if self.low.is_finite() && self.high.is_finite() && self.low < self.high {
+            Ok(())
+        } else {
+            Err(format!("the interval [low, high) must be finite and non-empty, got [{}, {})", self.low, self.high))
+        }
+    }
     fn fill(&self, out: &mut [F], rng: &mut CounterRng) {
         if TypeId::of::<F>() == TypeId::of::<f32>() {
             let (low, high) = (self.low as f32, self.high as f32);
