@@ -127,7 +127,8 @@ enum Split {
 /// columns of a transposed `a`); twice this when it gathers them (rows of a row-major `a`,
 /// columns of a transposed `b`). Fitted to two-thread timings of both cuts on this project's
 /// products (squares of 256 to 1024, 128×784·784×400, 400×784·784×128, and the transposed
-/// products of a dense layer's backward pass), whose better cut it picks in every case.
+/// products of a dense layer's backward pass): it picks the faster cut wherever the two
+/// differed beyond the timing noise.
 const PACK_COST: usize = 14;
 
 /// How to cut an `m × k · k × n` product among `threads` threads, in whole tiles. Each thread
