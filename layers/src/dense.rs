@@ -4,6 +4,7 @@ use autodiff::prelude::*;
 
 use crate::activation::Activation;
 use crate::layer::{Layer, LayerCx};
+use crate::linear_map::{DenseMap, LinearMap};
 
 /// `y = activation(x @ kernel + bias)`, kernel `[in, units]` initialised Glorot-uniform and bias
 /// zeros (Keras' defaults).
@@ -65,17 +66,13 @@ impl<F: Scalar> Layer<F> for Dense<F> {
     }
 
     fn forward<'g>(&self, x: Tensor<'g, F>, cx: &mut LayerCx<'g, '_, F>) -> Tensor<'g, F> {
-        let shape = x.shape();
-        let n_in = shape.dims().last().and_then(|d| d.fixed()).filter(|_| shape.rank() >= 2);
-        let checked = match n_in {
-            _ if self.units == 0 => Err("units must be at least 1".to_string()),
-            None => Err(format!("input must be [batch, ..., features] with known features, got {shape}")),
-            Some(n_in) => Ok(n_in),
-        };
-        let Ok(n_in) = checked else {
-            let msg = format!("Dense ({}): {}", self.name, checked.unwrap_err());
-            cx.graph().record_shape_error("dense", ShapeError::Custom(msg), &[x]);
-            return cx.graph().poisoned();
+        let n_in = match LinearMap::<F>::kernel_shape(&DenseMap { units: self.units }, &x.shape()) {
+            Ok(kernel) => kernel[0],
+            Err(msg) => {
+                let msg = format!("Dense ({}): {msg}", self.name);
+                cx.graph().record_shape_error("dense", ShapeError::Custom(msg), &[x]);
+                return cx.graph().poisoned();
+            }
         };
         let w = cx.param("kernel", &[n_in, self.units], self.kernel_init, self.trainable);
         let mut y = matmul(x, w);

@@ -17,6 +17,7 @@ use distributions::{kl_divergence, mc_kl};
 use crate::activation::Activation;
 use crate::builders::{DistFn, DistributionFn};
 use crate::layer::{Layer, LayerCx, LossKind, Mode};
+use crate::linear_map::{DenseMap, LinearMap};
 use crate::tensor_fn::sample;
 use crate::variational::{add_activity_regularization, check_kl_weight, Regularizer};
 
@@ -109,15 +110,10 @@ impl<F: Scalar> Layer<F> for DenseVariational<F> {
 
     fn forward<'g>(&self, x: Tensor<'g, F>, cx: &mut LayerCx<'g, '_, F>) -> Tensor<'g, F> {
         let g = cx.graph();
-        let shape = x.shape();
-        let n_in = shape.dims().last().and_then(|d| d.fixed()).filter(|_| shape.rank() >= 2);
-        let checked = match n_in {
-            _ if self.units == 0 => Err("units must be at least 1".to_string()),
-            None => Err(format!("input must be [batch, ..., features] with known features, got {shape}")),
-            Some(n_in) => check_kl_weight(self.kl_weight).map(|()| n_in),
-        };
+        let checked = check_kl_weight(self.kl_weight)
+            .and_then(|()| LinearMap::<F>::kernel_shape(&DenseMap { units: self.units }, &x.shape()));
         let n_in = match checked {
-            Ok(n_in) => n_in,
+            Ok(kernel) => kernel[0],
             Err(msg) => {
                 let msg = format!("DenseVariational ({}): {msg}", self.name);
                 g.record_shape_error("dense_variational", ShapeError::Custom(msg), &[x]);
