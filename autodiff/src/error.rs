@@ -135,6 +135,21 @@ pub enum GraphError {
     NothingToFetch,
 }
 
+impl GraphError {
+    /// Replaces the line the error names, if it names one.
+    pub(crate) fn attribute_to(&mut self, site: &'static Location<'static>) {
+        match self {
+            GraphError::Shape { at, .. }
+            | GraphError::NonScalarGrad { at, .. }
+            | GraphError::ForeignTensor { at }
+            | GraphError::DuplicateSalt { at, .. }
+            | GraphError::DuplicateInput { at, .. }
+            | GraphError::Param { at, .. } => *at = site,
+            GraphError::BadVjp { .. } | GraphError::NothingToFetch => {}
+        }
+    }
+}
+
 /// Formats a location as `file:line:column`.
 pub(crate) struct At(pub &'static Location<'static>);
 impl fmt::Display for At {

@@ -75,6 +75,8 @@ struct Inner<F: Scalar> {
     scopes: Vec<String>,
     salts: HashSet<String>,
     input_names: HashMap<Arc<str>, NodeId>,
+    /// The line errors are attributed to while [`Graph::attributed_to`] runs.
+    site: Option<&'static Location<'static>>,
     /// Made by [`Graph::detached_error`] to hold one error.
     detached: bool,
 }
@@ -189,6 +191,7 @@ impl<F: Scalar> Graph<F> {
                 scopes: Vec::new(),
                 salts: HashSet::new(),
                 input_names: HashMap::new(),
+                site: None,
                 detached: false,
             }),
         }
@@ -213,6 +216,17 @@ impl<F: Scalar> Graph<F> {
         r
     }
 
+    /// Runs `f` with the errors it records attributed to `site` instead of the lines that built
+    /// the failing nodes; `None` restores the nodes' own lines inside `f`. A component built in
+    /// library code (a layer, say) passes the line its user created it on, which is where the
+    /// mistake can be fixed.
+    pub fn attributed_to<R>(&self, site: Option<&'static Location<'static>>, f: impl FnOnce() -> R) -> R {
+        let outer = std::mem::replace(&mut self.inner.borrow_mut().site, site);
+        let r = f();
+        self.inner.borrow_mut().site = outer;
+        r
+    }
+
     /// The current scope path, `""` at top level.
     pub fn scope_path(&self) -> String {
         self.inner.borrow().scopes.join("/")
@@ -227,9 +241,12 @@ impl<F: Scalar> Graph<F> {
     }
 
     /// Records an error unless one is already recorded.
-    pub(crate) fn record(&self, e: GraphError) {
+    pub(crate) fn record(&self, mut e: GraphError) {
         let mut inner = self.inner.borrow_mut();
         if inner.first_error.is_none() {
+            if let Some(site) = inner.site {
+                e.attribute_to(site);
+            }
             inner.first_error = Some(e);
         }
     }

@@ -132,3 +132,35 @@ fn check_mode_reports_the_first_non_finite_node() {
     s.set_check_finite(false);
     assert!(s.run(&ParamStore::new(0), &[("x", &[1.0, 0.0])]).unwrap()[0][1].is_nan());
 }
+
+/// Library code that builds nodes for a user (a layer, say) attributes its errors to the line
+/// the user configured it on; `None` inside restores the nodes' own lines.
+#[track_caller]
+fn user_site() -> &'static std::panic::Location<'static> {
+    std::panic::Location::caller()
+}
+
+#[test]
+fn errors_can_be_attributed_to_the_line_that_configured_the_builder() {
+    let g = Graph::<f32>::new();
+    let a = g.input("a", [3, 4]);
+    let site = user_site();
+    g.attributed_to(Some(site), || a + g.input("b", [5, 4]));
+    let e = g.check().unwrap_err().to_string();
+    assert!(e.contains(&format!("at {}:{}:", file!(), site.line())), "{e}");
+
+    let g = Graph::<f32>::new();
+    let a = g.input("a", [3, 4]);
+    let line = line!() + 1;
+    g.attributed_to(Some(user_site()), || g.attributed_to(None, || a + g.input("b", [5, 4])));
+    let e = g.check().unwrap_err().to_string();
+    assert!(e.contains(&format!("at {}:{line}:", file!())), "{e}");
+    // The attribution ends with the closure.
+    let g = Graph::<f32>::new();
+    let a = g.input("a", [3, 4]);
+    g.attributed_to(Some(user_site()), || a + 1.0);
+    let line = line!() + 1;
+    let _ = a + g.input("b", [5, 4]);
+    let e = g.check().unwrap_err().to_string();
+    assert!(e.contains(&format!("at {}:{line}:", file!())), "{e}");
+}

@@ -34,6 +34,7 @@
 
 use autodiff::prelude::*;
 use autodiff::rng::{fold_in, hash_str, CounterRng};
+use std::panic::Location;
 
 use crate::activation::Activation;
 use crate::layer::{Layer, LayerCx, LossKind};
@@ -171,6 +172,8 @@ pub fn made_masks(degrees: &[Vec<usize>], params: usize) -> Vec<Vec<Vec<bool>>> 
 #[derive(Clone)]
 pub struct AutoregressiveNetwork<F: Scalar> {
     name: String,
+    /// Where the layer was created (see [`Layer::origin`]).
+    origin: &'static Location<'static>,
     /// Values predicted per input (e.g. 2 for a shift and a log-scale).
     pub params: usize,
     /// The event size `D` (TFP's rank-1 `event_shape`); `None` infers it from the input's last
@@ -227,9 +230,11 @@ impl<F: Scalar> std::fmt::Debug for AutoregressiveNetwork<F> {
 impl<F: Scalar> AutoregressiveNetwork<F> {
     /// A MADE predicting `params` values per input, named `autoregressive_network`, with TFP's
     /// defaults.
+    #[track_caller]
     pub fn new(params: usize) -> Self {
         AutoregressiveNetwork {
             name: "autoregressive_network".into(),
+            origin: Location::caller(),
             params,
             event_shape: None,
             conditional: false,
@@ -470,6 +475,10 @@ impl<F: Scalar> AutoregressiveNetwork<F> {
 impl<F: Scalar> Layer<F> for AutoregressiveNetwork<F> {
     fn name(&self) -> &str {
         &self.name
+    }
+
+    fn origin(&self) -> Option<&'static Location<'static>> {
+        Some(self.origin)
     }
 
     fn forward<'g>(&self, x: Tensor<'g, F>, cx: &mut LayerCx<'g, '_, F>) -> Tensor<'g, F> {

@@ -2,6 +2,7 @@
 //! flattening layers.
 
 use autodiff::prelude::*;
+use std::panic::Location;
 
 use crate::activation::Activation;
 use crate::conv_map::ConvMap;
@@ -13,6 +14,8 @@ use crate::linear_map::LinearMap;
 #[derive(Clone, Debug)]
 pub struct Conv<F: Scalar> {
     name: String,
+    /// Where the layer was created (see [`Layer::origin`]).
+    origin: &'static Location<'static>,
     /// Geometry and filters.
     pub map: ConvMap,
     /// Activation.
@@ -24,18 +27,29 @@ pub struct Conv<F: Scalar> {
 }
 
 impl<F: Scalar> Conv<F> {
+    #[track_caller]
     fn with(map: ConvMap, name: &str) -> Self {
-        Conv { name: name.into(), map, activation: Activation::Linear, use_bias: true, trainable: true }
+        Conv {
+            name: name.into(),
+            origin: Location::caller(),
+            map,
+            activation: Activation::Linear,
+            use_bias: true,
+            trainable: true,
+        }
     }
     /// Keras' `Conv1D(filters, kernel_size)`.
+    #[track_caller]
     pub fn conv1d(filters: usize, kernel_size: usize) -> Self {
         Self::with(ConvMap::new(filters, &[kernel_size]), "conv1d")
     }
     /// Keras' `Conv2D(filters, kernel_size)`.
+    #[track_caller]
     pub fn conv2d(filters: usize, kernel_size: [usize; 2]) -> Self {
         Self::with(ConvMap::new(filters, &kernel_size), "conv2d")
     }
     /// Keras' `Conv3D(filters, kernel_size)`.
+    #[track_caller]
     pub fn conv3d(filters: usize, kernel_size: [usize; 3]) -> Self {
         Self::with(ConvMap::new(filters, &kernel_size), "conv3d")
     }
@@ -65,6 +79,9 @@ impl<F: Scalar> Layer<F> for Conv<F> {
     fn name(&self) -> &str {
         &self.name
     }
+    fn origin(&self) -> Option<&'static Location<'static>> {
+        Some(self.origin)
+    }
     fn forward<'g>(&self, x: Tensor<'g, F>, cx: &mut LayerCx<'g, '_, F>) -> Tensor<'g, F> {
         let g = cx.graph();
         let kshape = match <ConvMap as LinearMap<F>>::kernel_shape(&self.map, &x.shape()) {
@@ -93,6 +110,8 @@ impl<F: Scalar> Layer<F> for Conv<F> {
 #[derive(Clone, Debug)]
 pub struct Pool {
     name: String,
+    /// Where the layer was created (see [`Layer::origin`]).
+    origin: &'static Location<'static>,
     /// Max (true) or average (false).
     pub max: bool,
     /// Window per spatial axis.
@@ -107,9 +126,11 @@ pub struct Pool {
 
 impl Pool {
     /// Max pooling with window `pool_size` and equal strides.
+    #[track_caller]
     pub fn max(pool_size: &[usize]) -> Self {
         Pool {
             name: "max_pool".into(),
+            origin: Location::caller(),
             max: true,
             pool_size: pool_size.to_vec(),
             strides: pool_size.to_vec(),
@@ -118,6 +139,7 @@ impl Pool {
         }
     }
     /// Average pooling with window `pool_size` and equal strides.
+    #[track_caller]
     pub fn avg(pool_size: &[usize]) -> Self {
         Pool { name: "avg_pool".into(), max: false, ..Self::max(pool_size) }
     }
@@ -126,6 +148,9 @@ impl Pool {
 impl<F: Scalar> Layer<F> for Pool {
     fn name(&self) -> &str {
         &self.name
+    }
+    fn origin(&self) -> Option<&'static Location<'static>> {
+        Some(self.origin)
     }
     fn forward<'g>(&self, x: Tensor<'g, F>, _cx: &mut LayerCx<'g, '_, F>) -> Tensor<'g, F> {
         if self.max {

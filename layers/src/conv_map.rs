@@ -122,14 +122,17 @@ pub type Conv3DReparameterization<F> = Variational<F, Reparameterization, ConvMa
 
 impl<F: Scalar, E: KernelEstimator + Default> Variational<F, E, ConvMap> {
     /// A 1-D convolutional variational layer with TFP's defaults.
+    #[track_caller]
     pub fn conv1d(filters: usize, kernel_size: usize) -> Self {
         Self::with_map(ConvMap::new(filters, &[kernel_size]), E::default(), format!("conv1d_{}", E::NAME))
     }
     /// A 2-D convolutional variational layer with TFP's defaults.
+    #[track_caller]
     pub fn conv2d(filters: usize, kernel_size: [usize; 2]) -> Self {
         Self::with_map(ConvMap::new(filters, &kernel_size), E::default(), format!("conv2d_{}", E::NAME))
     }
     /// A 3-D convolutional variational layer with TFP's defaults.
+    #[track_caller]
     pub fn conv3d(filters: usize, kernel_size: [usize; 3]) -> Self {
         Self::with_map(ConvMap::new(filters, &kernel_size), E::default(), format!("conv3d_{}", E::NAME))
     }

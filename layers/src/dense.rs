@@ -1,6 +1,7 @@
 //! A deterministic dense layer (Keras' `Dense`), so models can mix Bayesian and ordinary layers.
 
 use autodiff::prelude::*;
+use std::panic::Location;
 
 use crate::activation::Activation;
 use crate::layer::{Layer, LayerCx};
@@ -11,6 +12,8 @@ use crate::linear_map::{DenseMap, LinearMap};
 #[derive(Clone, Debug)]
 pub struct Dense<F: Scalar> {
     name: String,
+    /// Where the layer was created (see [`Layer::origin`]).
+    origin: &'static Location<'static>,
     /// Output units.
     pub units: usize,
     /// Activation (default: none).
@@ -27,9 +30,11 @@ pub struct Dense<F: Scalar> {
 
 impl<F: Scalar> Dense<F> {
     /// A dense layer with `units` outputs, named `dense`.
+    #[track_caller]
     pub fn new(units: usize) -> Self {
         Dense {
             name: "dense".into(),
+            origin: Location::caller(),
             units,
             activation: Activation::Linear,
             use_bias: true,
@@ -63,6 +68,10 @@ impl<F: Scalar> Dense<F> {
 impl<F: Scalar> Layer<F> for Dense<F> {
     fn name(&self) -> &str {
         &self.name
+    }
+
+    fn origin(&self) -> Option<&'static Location<'static>> {
+        Some(self.origin)
     }
 
     fn forward<'g>(&self, x: Tensor<'g, F>, cx: &mut LayerCx<'g, '_, F>) -> Tensor<'g, F> {

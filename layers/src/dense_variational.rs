@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use autodiff::prelude::*;
 use distributions::{kl_divergence, mc_kl};
+use std::panic::Location;
 
 use crate::activation::Activation;
 use crate::builders::{DistFn, DistributionFn};
@@ -25,6 +26,8 @@ use crate::variational::{add_activity_regularization, check_kl_weight, Regulariz
 #[derive(Clone)]
 pub struct DenseVariational<F: Scalar> {
     name: String,
+    /// Where the layer was created (see [`Layer::origin`]).
+    origin: &'static Location<'static>,
     /// Output units.
     pub units: usize,
     /// Builds the posterior over the `[n]` kernel-and-bias vector.
@@ -50,6 +53,7 @@ pub struct DenseVariational<F: Scalar> {
 
 impl<F: Scalar> DenseVariational<F> {
     /// A layer with `units` outputs and the given posterior and prior builders.
+    #[track_caller]
     pub fn new(
         units: usize,
         make_posterior_fn: impl DistributionFn<F> + 'static,
@@ -57,6 +61,7 @@ impl<F: Scalar> DenseVariational<F> {
     ) -> Self {
         DenseVariational {
             name: "dense_variational".into(),
+            origin: Location::caller(),
             units,
             make_posterior_fn: Arc::new(make_posterior_fn),
             make_prior_fn: Arc::new(make_prior_fn),
@@ -106,6 +111,10 @@ impl<F: Scalar> DenseVariational<F> {
 impl<F: Scalar> Layer<F> for DenseVariational<F> {
     fn name(&self) -> &str {
         &self.name
+    }
+
+    fn origin(&self) -> Option<&'static Location<'static>> {
+        Some(self.origin)
     }
 
     fn forward<'g>(&self, x: Tensor<'g, F>, cx: &mut LayerCx<'g, '_, F>) -> Tensor<'g, F> {

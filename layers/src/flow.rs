@@ -72,6 +72,7 @@ impl<F: Scalar> Flow<F> {
     /// `num_steps` masked autoregressive flows of MADEs with `hidden_units` and `activation`
     /// (left-to-right order, Glorot-uniform kernels), with the coordinates reversed between
     /// consecutive steps.
+    #[track_caller]
     pub fn masked_autoregressive(
         event_size: usize,
         num_steps: usize,

@@ -186,6 +186,16 @@ pub trait Layer<F: Scalar>: Send + Sync {
     fn seed(&self) -> Option<u64> {
         None
     }
+
+    /// The line that created the layer. Errors recorded while the layer builds name this line
+    /// instead of the library lines that built the failing nodes, since the fix (units, shapes,
+    /// constants) belongs where the layer was configured. Capture it with
+    /// [`Location::caller`](std::panic::Location::caller) in a `#[track_caller]` constructor;
+    /// `None` (the default) keeps the nodes' own lines, which for a layer written outside this
+    /// crate are already the author's.
+    fn origin(&self) -> Option<&'static std::panic::Location<'static>> {
+        None
+    }
 }
 
 /// Builds `layer` on `x` inside its name scope and with its seed.
@@ -196,5 +206,5 @@ pub fn build_layer<'g, F: Scalar>(
     cx: &mut LayerCx<'g, '_, F>,
 ) -> Tensor<'g, F> {
     let g = cx.graph();
-    g.scope(layer.name(), || cx.with_seed(layer.seed(), |cx| layer.forward(x, cx)))
+    g.attributed_to(layer.origin(), || g.scope(layer.name(), || cx.with_seed(layer.seed(), |cx| layer.forward(x, cx))))
 }

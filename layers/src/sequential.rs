@@ -75,6 +75,9 @@ impl<F: Scalar> Layer<F> for Renamed<'_, F> {
     fn seed(&self) -> Option<u64> {
         self.inner.seed()
     }
+    fn origin(&self) -> Option<&'static std::panic::Location<'static>> {
+        self.inner.origin()
+    }
 }
 
 impl<F: Scalar> Layer<F> for Sequential<F> {

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use autodiff::prelude::*;
+use std::panic::Location;
 
 use crate::activation::Activation;
 use crate::layer::{Layer, LayerCx, LossKind};
@@ -50,6 +51,8 @@ pub type Constraint<F> = Arc<dyn for<'g> Fn(Tensor<'g, F>) -> Tensor<'g, F> + Se
 #[derive(Clone)]
 pub struct VariableLayer<F: Scalar> {
     name: String,
+    /// Where the layer was created (see [`Layer::origin`]).
+    origin: &'static Location<'static>,
     /// The variable's (and the output's) shape.
     pub shape: Vec<usize>,
     /// Initializer of the variable (default: zeros).
@@ -80,9 +83,11 @@ impl<F: Scalar> std::fmt::Debug for VariableLayer<F> {
 
 impl<F: Scalar> VariableLayer<F> {
     /// A variable of `shape`, zero-initialised, named `variable_layer`.
+    #[track_caller]
     pub fn new(shape: &[usize]) -> Self {
         VariableLayer {
             name: "variable_layer".into(),
+            origin: Location::caller(),
             shape: shape.to_vec(),
             initializer: Init::Zeros,
             regularizer: None,
@@ -126,6 +131,10 @@ impl<F: Scalar> VariableLayer<F> {
 impl<F: Scalar> Layer<F> for VariableLayer<F> {
     fn name(&self) -> &str {
         &self.name
+    }
+
+    fn origin(&self) -> Option<&'static Location<'static>> {
+        Some(self.origin)
     }
 
     fn forward<'g>(&self, _x: Tensor<'g, F>, cx: &mut LayerCx<'g, '_, F>) -> Tensor<'g, F> {

@@ -13,6 +13,7 @@
 use std::sync::Arc;
 
 use autodiff::prelude::*;
+use std::panic::Location;
 
 use crate::activation::Activation;
 use crate::builders::{DistFn, MeanFieldNormal, NormalPrior, PointEstimate};
@@ -66,6 +67,8 @@ pub(crate) fn add_activity_regularization<'g, F: Scalar>(
 #[derive(Clone)]
 pub struct Variational<F: Scalar, E: KernelEstimator, M: LinearMap<F>> {
     name: String,
+    /// Where the layer was created (see [`Layer::origin`]).
+    origin: &'static Location<'static>,
     /// The linear map (units, or conv geometry).
     pub map: M,
     /// The estimator.
@@ -110,6 +113,7 @@ pub type DenseLocalReparameterization<F> = Variational<F, LocalReparameterizatio
 impl<F: Scalar, E: KernelEstimator + Default> Variational<F, E, DenseMap> {
     /// A dense variational layer with `units` outputs and TFP's defaults, named
     /// `dense_{estimator}`.
+    #[track_caller]
     pub fn new(units: usize) -> Self {
         Self::with_map(DenseMap { units }, E::default(), format!("dense_{}", E::NAME))
     }
@@ -117,9 +121,11 @@ impl<F: Scalar, E: KernelEstimator + Default> Variational<F, E, DenseMap> {
 
 impl<F: Scalar, E: KernelEstimator, M: LinearMap<F>> Variational<F, E, M> {
     /// A layer with TFP's defaults for the given map and estimator.
+    #[track_caller]
     pub fn with_map(map: M, estimator: E, name: String) -> Self {
         Variational {
             name,
+            origin: Location::caller(),
             map,
             estimator,
             activation: Activation::Linear,
@@ -227,6 +233,10 @@ impl<F: Scalar, E: KernelEstimator, M: LinearMap<F>> Layer<F> for Variational<F,
 
     fn seed(&self) -> Option<u64> {
         self.seed
+    }
+
+    fn origin(&self) -> Option<&'static Location<'static>> {
+        Some(self.origin)
     }
 
     fn forward<'g>(&self, x: Tensor<'g, F>, cx: &mut LayerCx<'g, '_, F>) -> Tensor<'g, F> {

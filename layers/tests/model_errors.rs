@@ -99,3 +99,16 @@ fn unusable_prior_constants_and_zero_training_examples_are_refused() {
     let e = m.training_plan(0).err().unwrap().to_string();
     assert!(e.contains("number of training examples, got 0"), "{e}");
 }
+
+#[test]
+fn build_errors_name_the_line_that_created_the_layer() {
+    let line = line!() + 1;
+    let net = Sequential::<f32>::new().add(Dense::new(3)).add(DenseFlipout::new(0));
+    let e = Model::new(net, &[2], Likelihood::Normal { scale: 1.0 }, 0).err().unwrap().to_string();
+    assert!(e.contains(&format!("at {}:{line}:", file!())) && e.contains("units must be at least 1"), "{e}");
+    // A constructor that delegates to another (conv2d to with_map) names its caller's line too.
+    let line = line!() + 1;
+    let conv = layers::Conv2DFlipout::<f32>::conv2d(2, [5, 5]);
+    let e = Model::new(Sequential::new().add(conv), &[3, 3, 1], Likelihood::Categorical, 0).err().unwrap().to_string();
+    assert!(e.contains(&format!("at {}:{line}:", file!())) && e.contains("shorter than the window"), "{e}");
+}
