@@ -200,6 +200,10 @@ impl<F: Scalar> ParamStore<F> {
     }
 
     /// Inserts (or replaces) a parameter with given values.
+    ///
+    /// # Panics
+    /// If `data` does not have one value per element of `shape`, naming the caller's line.
+    #[track_caller]
     pub fn insert(&mut self, path: &str, shape: &[usize], data: Vec<F>, trainable: bool) -> ParamId {
         assert_eq!(
             shape.iter().product::<usize>(),

@@ -495,8 +495,22 @@ impl<F: Scalar> Session<F> {
     }
 
     /// The resolved dimensions of fetch `i` after the last run.
+    ///
+    /// # Panics
+    /// If the plan has no fetch `i`, naming the caller's line.
+    #[track_caller]
     pub fn fetch_dims(&self, i: usize) -> &[usize] {
-        &self.dims[self.plan.inner.fetch[i]]
+        &self.dims[self.fetch_step(i)]
+    }
+
+    /// The plan step of fetch `i`.
+    #[track_caller]
+    fn fetch_step(&self, i: usize) -> usize {
+        let fetch = &self.plan.inner.fetch;
+        match fetch.get(i) {
+            Some(&step) => step,
+            None => panic!("fetch {i} does not exist: the plan fetches {} tensors (0..{})", fetch.len(), fetch.len()),
+        }
     }
 }
 
@@ -506,20 +520,35 @@ pub struct Outputs<'s, F: Scalar> {
 }
 
 impl<'s, F: Scalar> Outputs<'s, F> {
-    /// Fetch `i`'s values.
+    /// Fetch `i`'s values, in the order the tensors were passed to `compile`.
+    ///
+    /// # Panics
+    /// If the plan has no fetch `i`, naming the caller's line.
+    #[track_caller]
     pub fn get(&self, i: usize) -> &'s [F] {
-        let step = self.s.plan.inner.fetch[i];
+        let step = self.s.fetch_step(i);
         let slot = self.s.plan.inner.steps[step].slot.expect("invariant: fetches have slots");
         let numel: usize = self.s.dims[step].iter().product();
         &self.s.slots[slot][..numel]
     }
     /// Fetch `i`'s dimensions.
+    ///
+    /// # Panics
+    /// If the plan has no fetch `i`, naming the caller's line.
+    #[track_caller]
     pub fn dims(&self, i: usize) -> &'s [usize] {
         self.s.fetch_dims(i)
     }
     /// Fetch `i` as a scalar (its first element).
+    ///
+    /// # Panics
+    /// If the plan has no fetch `i` or it has no elements, naming the caller's line.
+    #[track_caller]
     pub fn scalar(&self, i: usize) -> F {
-        self.get(i)[0]
+        match self.get(i).first() {
+            Some(&v) => v,
+            None => panic!("fetch {i} has no elements (dims {:?}), so it has no scalar value", self.dims(i)),
+        }
     }
     /// Runs `f` in the session's threading context (see [`Session::in_context`]), e.g. an
     /// optimizer step that reads these gradients.

@@ -164,3 +164,14 @@ fn errors_can_be_attributed_to_the_line_that_configured_the_builder() {
     let e = g.check().unwrap_err().to_string();
     assert!(e.contains(&format!("at {}:{line}:", file!())), "{e}");
 }
+
+#[test]
+#[should_panic(expected = "fetch 1 does not exist: the plan fetches 1 tensors (0..1)")]
+fn a_fetch_index_outside_the_plan_panics_with_the_plans_fetch_count() {
+    let g = Graph::<f32>::new();
+    let x = g.input("x", [2]);
+    let mut s = Session::new(g.compile(&[x * 2.0]).unwrap(), 0);
+    let out = s.run(&ParamStore::new(0), &[("x", &[1.0, 2.0])]).unwrap();
+    assert_eq!(out.get(0), [2.0, 4.0]);
+    let _ = out.get(1);
+}
