@@ -1,7 +1,9 @@
 //! Adam (Kingma & Ba, 2015) and its AMSGrad variant (Reddi et al., 2018):
 //!
 //! ```text
-//! t ← t + 1                                 (one count for the optimizer, as Keras' iterations)
+//! t ← t + 1                                 (one count for the optimizer, as Keras' iterations;
+//!                                            a step with no trainable parameter to update does
+//!                                            not count)
 //! g ← scale·g
 //! m ← β₁·m + (1 − β₁)·g
 //! v ← β₂·v + (1 − β₂)·g²
@@ -226,10 +228,12 @@ impl<F: Scalar> AdamCore<F> {
             decay: F::of(1.0 - h.lr * h.weight_decay),
         };
         let decay = h.weight_decay != 0.0;
+        let mut updated = false;
         for &(id, g) in grads {
             if !store.param(id).trainable() {
                 continue;
             }
+            updated = true;
             let p = store.data_mut(id);
             let n = p.len();
             let (m, v) = (self.m.buf(id, n), self.v.buf(id, n));
@@ -240,7 +244,11 @@ impl<F: Scalar> AdamCore<F> {
                 (true, true) => amsgrad_loop::<F, true>(p, g, m, v, self.vhat.buf(id, n), k),
             }
         }
-        self.t = t;
+        // A step that updates nothing does not count, as in Keras: otherwise a parameter that
+        // starts training later would get a smaller bias correction than its moments need.
+        if updated {
+            self.t = t;
+        }
         Ok(())
     }
 
@@ -402,6 +410,21 @@ mod tests {
         for (&p, &g) in s.data(id).iter().zip(&g32) {
             assert!((p + 0.01 * g.signum()).abs() <= 0.01 * 1e-4, "{p} for g = {g}");
         }
+    }
+
+    #[test]
+    fn a_step_that_updates_nothing_does_not_count() {
+        let mut s = ParamStore::<f64>::new(0);
+        let id = s.insert("w", &[2], vec![0.0; 2], true);
+        let frozen = s.insert("frozen", &[1], vec![1.0], false);
+        let mut opt = Adam::new(0.01);
+        opt.step(&mut s, &[]).unwrap();
+        opt.step(&mut s, &[(frozen, &[3.0])]).unwrap();
+        assert_eq!((opt.steps(), s.data(frozen)), (0, &[1.0][..]));
+        // So the first real step is still the bias-corrected lr·sign(g).
+        opt.step(&mut s, &[(id, &[0.5, -2.0])]).unwrap();
+        assert_eq!(opt.steps(), 1);
+        assert_close(s.data(id), &[-0.01 * 0.5 / (0.5 + 1e-7), 0.01 * 2.0 / (2.0 + 1e-7)], 1e-15);
     }
 
     #[test]
