@@ -1,10 +1,13 @@
-//! Gradient clipping by global norm (Pascanu et al., 2013; `tf.clip_by_global_norm`,
-//! `torch.nn.utils.clip_grad_norm_`):
+//! Gradient clipping by global norm (Pascanu et al., 2013), as `tf.clip_by_global_norm` and
+//! Keras' `global_clipnorm` compute it:
 //!
 //! ```text
 //! norm = √(Σ over all gradients of Σ g²)
 //! g ← g · min(1, max_norm / norm)
 //! ```
+//!
+//! (`torch.nn.utils.clip_grad_norm_` divides by `norm + 1e-6` instead, so it also scales norms
+//! just below `max_norm` by a factor within 1e-6 of 1; the two agree to that.)
 //!
 //! [`ClipByGlobalNorm`] wraps an optimizer and passes the factor as the `scale` of
 //! [`Optimizer::step_scaled`], so clipping costs one read of the gradients and no copy. Its norm
