@@ -19,6 +19,9 @@
 //! store (presence, dtype, shape) before a single value is written, so on any error the store
 //! is exactly as it was.
 //!
+//! [`save_training`] and [`load_training`] keep a training run (parameters and an optimizer's
+//! whole state) in one file; loading one changes both or neither.
+//!
 //! Values are copied as bit patterns (no conversion through another float type), so `-0.0`,
 //! subnormals and NaN payloads survive a round trip.
 //!
@@ -32,6 +35,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use autodiff::optim::{OptimError, Optimizer};
 use autodiff::{ParamId, ParamStore, Scalar};
 use safetensors::tensor::{Metadata, TensorView};
 use safetensors::{Dtype, SafeTensors};
@@ -133,6 +137,14 @@ pub enum CheckpointError {
         /// Number of values given.
         len: usize,
     },
+    /// The file's parameters fit the store but its optimizer state does not fit the optimizer
+    /// (missing, wrong length, or invalid); see [`load_training`].
+    OptimizerState {
+        /// The checkpoint file.
+        file: PathBuf,
+        /// What the optimizer refused.
+        source: OptimError,
+    },
     /// [`save`] was given user metadata with a reserved or repeated key.
     InvalidMetadataKey {
         /// The checkpoint file.
@@ -182,6 +194,9 @@ impl fmt::Display for CheckpointError {
             InvalidMetadataKey { file, key, reason } => {
                 write!(f, "checkpoint {}: metadata key \"{key}\": {reason}", file.display())
             }
+            OptimizerState { file, source } => {
+                write!(f, "checkpoint {}: optimizer state does not fit: {source}", file.display())
+            }
         }
     }
 }
@@ -190,6 +205,7 @@ impl std::error::Error for CheckpointError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             CheckpointError::Io { source, .. } => Some(source),
+            CheckpointError::OptimizerState { source, .. } => Some(source),
             _ => None,
         }
     }
@@ -507,4 +523,39 @@ pub fn load_with<F: Scalar>(
         }
     }
     Ok(Loaded { extra, metadata, skipped })
+}
+
+/// Saves a training run: every parameter of `store` and the whole state of `optimizer` (its
+/// moments and step count, each as a one-dimensional tensor), plus `metadata`. Resume it with
+/// [`load_training`].
+pub fn save_training<F: Scalar>(
+    path: &Path,
+    store: &ParamStore<F>,
+    optimizer: &dyn Optimizer<F>,
+    metadata: &[(&str, &str)],
+) -> Result<(), CheckpointError> {
+    let extra: Vec<(String, Vec<usize>, Vec<F>)> =
+        optimizer.state(store).into_iter().map(|(name, values)| (name, vec![values.len()], values)).collect();
+    save(path, store, &extra, metadata)
+}
+
+/// Loads a training run saved by [`save_training`] into `store` and `optimizer`, strictly (as
+/// [`load`]). Both or neither change: the parameters are loaded into a copy of the store, the
+/// optimizer takes its state from the file against that copy (whose trainable flags are the
+/// file's), and only then is the copy put in place. State the optimizer does not use is
+/// ignored; state it needs and the file lacks is [`CheckpointError::OptimizerState`].
+pub fn load_training<F: Scalar>(
+    path: &Path,
+    store: &mut ParamStore<F>,
+    optimizer: &mut dyn Optimizer<F>,
+) -> Result<Loaded<F>, CheckpointError> {
+    let mut staged = store.clone();
+    let loaded = load(path, &mut staged)?;
+    let state: Vec<(String, Vec<F>)> =
+        loaded.extra.iter().map(|(name, _, values)| (name.clone(), values.clone())).collect();
+    optimizer
+        .load_state(&staged, &state)
+        .map_err(|source| CheckpointError::OptimizerState { file: path.to_path_buf(), source })?;
+    *store = staged;
+    Ok(loaded)
 }

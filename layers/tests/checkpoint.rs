@@ -5,8 +5,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use autodiff::optim::{Adam, Optimizer};
 use autodiff::{ParamStore, Scalar};
-use layers::checkpoint::{load, load_with, save, CheckpointError, LoadOptions, FORMAT};
+use layers::checkpoint::{load, load_training, load_with, save, save_training, CheckpointError, LoadOptions, FORMAT};
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 
@@ -572,4 +573,41 @@ fn failed_write_leaves_no_temporary_file() {
     }
     assert_eq!(dir.entries(), ["ckpt.safetensors", "dir.safetensors"]);
     assert_eq!(fs::read(&path).unwrap(), old);
+}
+
+#[test]
+fn a_training_run_resumes_exactly_and_a_file_without_its_optimizer_state_changes_nothing() {
+    let dir = TempDir::new("training");
+    let path = dir.file("run.safetensors");
+    let mut store = store_with(&[0.5f32, -1.0, 2.0, 0.25, -0.75, 1.5]);
+    let (w, scale) = (store.id("net/w").unwrap(), store.id("net/scale").unwrap());
+    let grads = |k: f32| [0.1 * k, -0.2, 0.3, -0.4 * k, 0.5, -0.6];
+    let mut adam = Adam::<f32>::new(0.01);
+    for k in 0..3 {
+        adam.step(&mut store, &[(w, &grads(k as f32)), (scale, &[0.7])]).unwrap();
+    }
+    save_training(&path, &store, &adam, &[("epoch", "3")]).unwrap();
+
+    // Resumed, both copies take the same next step to the bit.
+    let mut resumed = blank_store::<f32>();
+    let mut resumed_adam = Adam::<f32>::new(0.01);
+    let loaded = load_training(&path, &mut resumed, &mut resumed_adam).unwrap();
+    assert_eq!(loaded.metadata["epoch"], "3");
+    assert_eq!((snapshot(&resumed), resumed_adam.steps()), (snapshot(&store), 3));
+    adam.step(&mut store, &[(w, &grads(5.0)), (scale, &[0.7])]).unwrap();
+    resumed_adam.step(&mut resumed, &[(w, &grads(5.0)), (scale, &[0.7])]).unwrap();
+    assert_eq!(snapshot(&resumed), snapshot(&store));
+
+    // A file with the parameters but not the moments: neither the store nor the optimizer moves.
+    let params_only = dir.file("params_only.safetensors");
+    save(&params_only, &store, &[], &[]).unwrap();
+    let mut target = blank_store::<f32>();
+    let before = snapshot(&target);
+    let mut fresh = Adam::<f32>::new(0.01);
+    let err = load_training(&params_only, &mut target, &mut fresh).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, CheckpointError::OptimizerState { .. }), "{err:?}");
+    assert!(msg.contains(&params_only.display().to_string()) && msg.contains("adam/"), "{msg}");
+    assert_eq!((snapshot(&target), fresh.steps()), (before, 0));
+    assert!(fresh.state(&target).iter().all(|(_, v)| v.iter().all(|&x| x == 0.0)));
 }
