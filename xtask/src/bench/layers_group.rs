@@ -107,14 +107,25 @@ struct Measured {
     step_us: f64,
     forward_us: f64,
     floor_us: f64,
+    /// Time of the step's nodes other than matrix products and convolutions (noise, softplus,
+    /// KL, activations, likelihood and their gradients), from a profile.
+    other_us: f64,
+    /// Time of the Adam update alone, on gradients of the step's shapes.
+    optimizer_us: f64,
     flops: u64,
 }
+
+/// The ops that do a step's matrix products: the work the floor counts. (A two-thread session
+/// runs some of them in pairs, one per thread, and profiles each on its own thread, so their
+/// profiled times do not add up to wall time; the other nodes' do.)
+const PRODUCT_OPS: &[&str] = &["matmul", "matmul_batch_sum", "conv", "conv_backprop_filter", "conv_backprop_input"];
 
 /// The step, the forward pass and the raw GEMM at the workload's dominant shape (for the
 /// floor), measured in alternation (see [`interleaved_medians_us`]) with `threads` threads. The
 /// floor's GEMM rate is the better of one product split across the threads and one product
 /// per thread at once (how a two-thread session runs a Flipout layer's pairs of products),
-/// outside any graph.
+/// outside any graph. The Adam update is also timed alone (on a copy of the parameters and one
+/// step's gradients), and a few profiled steps time the nodes other than the products.
 fn measure(w: &Workload, threads: usize) -> Measured {
     let mut model = Model::new((w.net)(), w.input, w.likelihood, 1).expect("model builds");
     let (x, y) = inputs(w);
@@ -132,6 +143,19 @@ fn measure(w: &Workload, threads: usize) -> Measured {
     let mut forward = session_on_team(forward_plan);
     // The forward pass reads a copy of the parameters, since the steps keep changing them.
     let snapshot = model.store().clone();
+    // The update alone needs a threading context of its own, since the step and the forward
+    // pass hold their sessions: a session that has run a pass of the batch's size, so that it
+    // splits the update across its threads as the step's session does.
+    let mut context = session_on_team(model.prediction_plan(Mode::Mean).expect("mean plan"));
+    context.run(model.store(), &[("x", &x)]).expect("mean pass runs");
+    let grads: Vec<(ParamId, Vec<f32>)> = {
+        let mut probe = session_on_team(model.training_plan(60_000).expect("training plan").0);
+        let out = probe.run(model.store(), &[("x", &x), ("y", &y)]).expect("step runs");
+        params.iter().enumerate().map(|(i, &id)| (id, out.get(3 + i).to_vec())).collect()
+    };
+    let grads: Vec<(ParamId, &[f32])> = grads.iter().map(|(id, g)| (*id, g.as_slice())).collect();
+    let (mut update_store, mut update_adam) = (model.store().clone(), Adam::<f32>::new(1e-3));
+    let mut update = || context.in_context(|| update_adam.step(&mut update_store, &grads)).expect("adam step");
     let mut adam = Adam::<f32>::new(1e-3);
     let mut step = || {
         let out = session.run(model.store(), &[("x", &x), ("y", &y)]).expect("step runs");
@@ -154,17 +178,37 @@ fn measure(w: &Workload, threads: usize) -> Measured {
     let rounds = 5;
     let per_round = w.reps.div_ceil(rounds);
     let us = if threads == 1 {
-        interleaved_medians_us(3, rounds, per_round, &mut [&mut step, &mut forward_pass, &mut split])
+        interleaved_medians_us(3, rounds, per_round, &mut [&mut step, &mut forward_pass, &mut update, &mut split])
     } else {
-        interleaved_medians_us(3, rounds, per_round, &mut [&mut step, &mut forward_pass, &mut split, &mut side_by_side])
+        let fs: &mut [&mut dyn FnMut()] =
+            &mut [&mut step, &mut forward_pass, &mut update, &mut split, &mut side_by_side];
+        interleaved_medians_us(3, rounds, per_round, fs)
     };
     let gemm_flops = 2.0 * (m * k * n) as f64;
     let gemm_gflops = match us[..] {
-        [_, _, split] => gemm_flops / split / 1e3,
-        [_, _, split, side_by_side] => (gemm_flops / split).max(threads as f64 * gemm_flops / side_by_side) / 1e3,
-        _ => unreachable!("three or four functions were timed"),
+        [_, _, _, split] => gemm_flops / split / 1e3,
+        [_, _, _, split, side_by_side] => (gemm_flops / split).max(threads as f64 * gemm_flops / side_by_side) / 1e3,
+        _ => unreachable!("four or five functions were timed"),
     };
-    Measured { step_us: us[0], forward_us: us[1], floor_us: flops as f64 / gemm_gflops / 1e3, flops }
+
+    // Reading the clock around every node slows the step a little, so the profiled steps only
+    // split it; the step time above is unprofiled.
+    session.set_profiling(true);
+    for _ in 0..per_round {
+        session.run(model.store(), &[("x", &x), ("y", &y)]).expect("step runs");
+    }
+    let profile = session.profile();
+    let other: std::time::Duration =
+        profile.entries().iter().filter(|e| !PRODUCT_OPS.contains(&e.op)).map(|e| e.total).sum();
+    let other_us = other.as_secs_f64() * 1e6 / profile.runs() as f64;
+    Measured {
+        step_us: us[0],
+        forward_us: us[1],
+        floor_us: flops as f64 / gemm_gflops / 1e3,
+        other_us,
+        optimizer_us: us[2],
+        flops,
+    }
 }
 
 /// Runs the named workloads (all when `only` is empty); `None` if a name is unknown.
@@ -176,21 +220,24 @@ pub fn run(only: &[&str]) -> Option<Json> {
     }
     println!("layers: DenseFlipout training step and forward pass vs the GEMM floor (f32, µs)");
     println!(
-        "{:>10} {:>8} {:>10} {:>10} {:>10} {:>8} {:>8}",
-        "workload", "threads", "step", "forward", "floor", "step/fl", "GFLOP"
+        "{:>10} {:>8} {:>10} {:>10} {:>10} {:>8} {:>10} {:>10} {:>10} {:>8}",
+        "workload", "threads", "step", "forward", "floor", "step/fl", "products", "other", "adam", "GFLOP"
     );
     let mut rows = Vec::new();
     for w in WORKLOADS.iter().filter(|w| only.is_empty() || only.contains(&w.name)) {
         for threads in [1, 2] {
             let m = measure(w, threads);
             println!(
-                "{:>10} {:>8} {:>10.1} {:>10.1} {:>10.1} {:>8.2} {:>8.3}",
+                "{:>10} {:>8} {:>10.1} {:>10.1} {:>10.1} {:>8.2} {:>10.1} {:>10.1} {:>10.1} {:>8.3}",
                 w.name,
                 threads,
                 m.step_us,
                 m.forward_us,
                 m.floor_us,
                 m.step_us / m.floor_us,
+                m.step_us - m.other_us - m.optimizer_us,
+                m.other_us,
+                m.optimizer_us,
                 m.flops as f64 / 1e9
             );
             rows.push(Json::obj(vec![
@@ -201,6 +248,9 @@ pub fn run(only: &[&str]) -> Option<Json> {
                 ("forward_us", Json::Num(m.forward_us)),
                 ("gemm_floor_us", Json::Num(m.floor_us)),
                 ("step_over_floor", Json::Num(m.step_us / m.floor_us)),
+                ("products_us", Json::Num(m.step_us - m.other_us - m.optimizer_us)),
+                ("other_ops_us", Json::Num(m.other_us)),
+                ("optimizer_us", Json::Num(m.optimizer_us)),
                 ("matmul_gflop_per_step", Json::Num(m.flops as f64 / 1e9)),
             ]));
         }
