@@ -2,7 +2,7 @@
 //! (or broadcasting), in-place execution when the input dies, and the parallel kernels.
 //!
 //! An elementwise op file then only states `f` and its VJP, e.g. for `exp`:
-//! `fn f(&self, x: F) -> F { x.exp() }` and `gy * y`.
+//! `fn f(&self, x: F) -> F { x.exp_v() }` and `gy * y`.
 
 use std::fmt::Debug;
 

@@ -1,8 +1,8 @@
 //! Errors: graph-building errors (returned by `check`/`compile`) and run errors.
 //!
 //! Every message names the op, the node's label, the caller's source location and the shapes
-//! involved, e.g. `matmul (dense1) at layers/src/dense.rs:88:17: inner dimensions differ:
-//! [32, 784] @ [128, 10]`.
+//! involved, e.g. `matmul (encoder) at src/main.rs:12:9: inner dimensions differ: [B, 784] @
+//! [128, 10] (784 vs 128); input shapes: [B, 784], [128, 10]`.
 
 use std::fmt;
 use std::panic::Location;

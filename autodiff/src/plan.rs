@@ -1,5 +1,6 @@
-//! Compilation: prune the graph to what the fetches need, keep the (already topological) node
-//! order, and assign every computed value a buffer slot by liveness, so that a run reuses a
+//! Compilation: prune the graph to what the fetches need, keep a topological order (the node
+//! order, with independent matrix products moved next to each other, see `plan_pairs`), and
+//! assign every computed value a buffer slot by liveness, so that a run reuses a
 //! fixed set of buffers and, once they have grown to the largest batch, allocates nothing.
 //!
 //! A value's slot is released after its last consumer. An op that declares

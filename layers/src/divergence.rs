@@ -23,7 +23,9 @@ pub enum Divergence<F: Scalar> {
     /// reported as a graph error naming both families.
     #[default]
     Analytic,
-    /// The single-sample estimate `log q(w) − log p(w)` at the sample the layer used.
+    /// The single-sample estimate `log q(w) − log p(w)` at the posterior sample the layer hands
+    /// to its divergence: the kernel it used, or for local reparameterization (which never
+    /// samples a kernel) a separate draw.
     MonteCarlo,
     /// No divergence (no loss is registered).
     None,

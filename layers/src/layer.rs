@@ -173,7 +173,9 @@ fn sum_losses<'g, F: Scalar>(mut it: impl Iterator<Item = Tensor<'g, F>>) -> Opt
 
 /// A building block of a model: it adds its computation to a graph and registers its losses.
 ///
-/// Implement this to write your own layer; see the crate docs for a complete example.
+/// Implement this to write your own layer; `examples/src/noisy_gate.rs` is a complete one (a
+/// variational gate with its own parameters and KL), trained and gradient-checked by the
+/// `custom_layer` example.
 pub trait Layer<F: Scalar>: Send + Sync {
     /// The layer's name, used as its name scope (parameter paths and noise salts).
     fn name(&self) -> &str;

@@ -142,7 +142,8 @@ pub struct McPrediction {
     pub stddev: Vec<f64>,
     /// Regression only: the spread of the passes' means (the epistemic part).
     pub epistemic_stddev: Option<Vec<f64>>,
-    /// Classification only: the entropy (nats) of the mean predictive distribution, per example.
+    /// Classification only: the entropy (nats) of the mean predictive distribution: per example
+    /// for a Categorical head over `[C]` classes, per output element for a Bernoulli head.
     pub entropy: Option<Vec<f64>>,
 }
 

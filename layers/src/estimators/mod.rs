@@ -28,7 +28,8 @@ pub struct Applied<'g, F: Scalar> {
 
 /// How a variational layer turns its kernel posterior and an input into an output.
 pub trait KernelEstimator: Send + Sync + std::fmt::Debug + Clone + 'static {
-    /// The estimator's name: the prefix of the layer's name (`"flipout"`) and of its noise salts.
+    /// The estimator's name (`"flipout"`): the suffix of the default layer name
+    /// (`dense_flipout`) and, by convention, the prefix of the estimator's own noise salts.
     const NAME: &'static str;
     /// The layer-name part, e.g. `"Flipout"` in `DenseFlipout`.
     const TITLE: &'static str;
