@@ -288,4 +288,90 @@ mod tests {
         assert!(t.iter().all(|x| (x - 1.0).abs() <= 1.0));
         assert_eq!(fans(&[3, 3, 8, 16]), (72.0, 144.0));
     }
+
+    const N: f64 = 60000.0;
+
+    /// erf by its Taylor series 2/√π Σ (−1)ⁿ x^(2n+1) / (n! (2n+1)); for |x| ≤ 2 the largest
+    /// term is below 4, so 60 terms give f64 accuracy.
+    fn erf(x: f64) -> f64 {
+        let (mut term, mut sum) = (x, 0.0);
+        for n in 0..60 {
+            sum += term / (2 * n + 1) as f64;
+            term *= -x * x / (n + 1) as f64;
+        }
+        sum * 2.0 / std::f64::consts::PI.sqrt()
+    }
+
+    /// For z ~ N(0, 1) conditioned on |z| ≤ 2: (E z², Var z² / (E z²)²). Integrating by parts,
+    /// ∫ z²φ = Z − 2aφ(a) and ∫ z⁴φ = 3∫ z²φ − 2a³φ(a) over [−a, a], Z = Φ(a) − Φ(−a) = erf(a/√2),
+    /// so E z² = 1 − 2aφ(a)/Z and E z⁴ = 3 − 2a(a² + 3)φ(a)/Z, with a = 2.
+    fn truncated_moments() -> (f64, f64) {
+        let a = 2.0f64;
+        let phi = (-a * a / 2.0).exp() / (2.0 * std::f64::consts::PI).sqrt();
+        let z = erf(a / std::f64::consts::SQRT_2);
+        let m2 = 1.0 - 2.0 * a * phi / z;
+        let m4 = 3.0 - 2.0 * a * (a * a + 3.0) * phi / z;
+        (m2, (m4 - m2 * m2) / (m2 * m2))
+    }
+
+    /// Checks the mean of `v` against `mu` and its mean squared deviation from `mu` against
+    /// `var`, each within 4 standard errors: sqrt(var / n) for the mean and
+    /// var·sqrt(kurt_ratio / n) for the variance, where kurt_ratio = Var((x − μ)²) / var²
+    /// (2 for a normal, 0.8 for a uniform: E x⁴ = l⁴/5 against (l²/3)²).
+    #[track_caller]
+    fn check_moments(what: &str, v: &[f64], mu: f64, var: f64, kurt_ratio: f64) {
+        let n = v.len() as f64;
+        assert_eq!(n, N, "{what}");
+        let m = v.iter().sum::<f64>() / n;
+        let s2 = v.iter().map(|x| (x - mu) * (x - mu)).sum::<f64>() / n;
+        let (se_m, se_v) = ((var / n).sqrt(), var * (kurt_ratio / n).sqrt());
+        assert!((m - mu).abs() <= 4.0 * se_m, "{what} mean {m}, want {mu} ± {}", 4.0 * se_m);
+        assert!((s2 - var).abs() <= 4.0 * se_v, "{what} variance {s2}, want {var} ± {}", 4.0 * se_v);
+    }
+
+    #[test]
+    fn trunc_std_is_the_standard_deviation_of_a_normal_truncated_at_two() {
+        let (m2, ratio) = truncated_moments();
+        // erf(√2) = Φ(2) − Φ(−2) = 0.9544997361036416 (python math.erf).
+        assert!((erf(std::f64::consts::SQRT_2) - 0.954_499_736_103_641_6).abs() < 1e-15);
+        assert!((m2.sqrt() - TRUNC_STD).abs() < 1e-15, "{} vs {TRUNC_STD}", m2.sqrt());
+        assert!((ratio - 1.365_536_717_129_649).abs() < 1e-12, "{ratio}");
+    }
+
+    #[test]
+    fn normal_and_truncated_normal_init_moments() {
+        let mut rng = CounterRng::new(11);
+        let v = Init::Normal { mean: 1.5, std: 0.3 }.sample(&[200, 300], &mut rng);
+        check_moments("Normal(1.5, 0.3)", &v, 1.5, 0.09, 2.0);
+        // N(1, 0.5²) cut at ±2σ: std 0.5·TRUNC_STD; draws reach the cut (density there ≈ 0.11
+        // per σ, so ~70 of 60000 within 0.01σ of it) and never pass it.
+        let (m2, ratio) = truncated_moments();
+        let t = Init::TruncatedNormal { mean: 1.0, std: 0.5 }.sample(&[200, 300], &mut rng);
+        check_moments("TruncatedNormal(1, 0.5)", &t, 1.0, 0.25 * m2, ratio);
+        let far = t.iter().map(|x| (x - 1.0).abs()).fold(0.0, f64::max);
+        assert!(far <= 1.0 && far > 0.995, "{far}");
+    }
+
+    #[test]
+    fn glorot_and_he_init_moments() {
+        let (_, ratio) = truncated_moments();
+        let mut rng = CounterRng::new(13);
+        // [200, 300]: Keras' glorot_normal, a truncated normal of std sqrt(2/500)/TRUNC_STD,
+        // so the variance is 2/(fan_in + fan_out) = 0.004 and |w| ≤ 2·sqrt(0.004)/TRUNC_STD.
+        let g = Init::GlorotNormal.sample(&[200, 300], &mut rng);
+        check_moments("GlorotNormal", &g, 0.0, 0.004, ratio);
+        assert!(g.iter().all(|x| x.abs() <= 2.0 * 0.004f64.sqrt() / TRUNC_STD));
+        // A [5, 5, 40, 60] kernel: fan_in = 1000, fan_out = 1500. He uses fan_in only.
+        assert_eq!(fans(&[5, 5, 40, 60]), (1000.0, 1500.0));
+        let h = Init::HeNormal.sample(&[5, 5, 40, 60], &mut rng);
+        check_moments("HeNormal", &h, 0.0, 0.002, ratio);
+        assert!(h.iter().all(|x| x.abs() <= 2.0 * 0.002f64.sqrt() / TRUNC_STD));
+        // U(±sqrt(6/1000)): variance l²/3 = 2/fan_in. The extremes come within 1e-3·l of ±l
+        // except with probability (1 − 5e-4)^60000 ≈ e^−30 each.
+        let l = 0.006f64.sqrt();
+        let u = Init::HeUniform.sample(&[5, 5, 40, 60], &mut rng);
+        check_moments("HeUniform", &u, 0.0, 0.002, 0.8);
+        let (lo, hi) = u.iter().fold((0.0f64, 0.0f64), |(a, b), &x| (a.min(x), b.max(x)));
+        assert!(-l <= lo && lo < -0.999 * l && 0.999 * l < hi && hi <= l, "[{lo}, {hi}] vs ±{l}");
+    }
 }

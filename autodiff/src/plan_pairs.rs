@@ -144,21 +144,63 @@ mod tests {
         let y = a + s_out * b;
         let loss = (y * y).sum_all();
         let gs = grad(loss, &[w1, w2]);
-        let plan = g.compile(&[y, gs[0], gs[1]]).unwrap();
+        // The signs are fetched too, so that every output can be checked against a direct sum.
+        let plan = g.compile(&[y, gs[0], gs[1], s_in, s_out]).unwrap();
         assert!(plan.inner.pairs.iter().filter(|&&p| p).count() >= 2, "{:?}", plan.op_names());
         let names = plan.op_names();
         let first = names.iter().position(|n| *n == "matmul").unwrap();
         assert_eq!(names[first + 1], "matmul", "{names:?}");
-        let (xs, w1s, w2s) = (data(128 * 300, 1), data(300 * 200, 2), data(300 * 200, 3));
+        let (bs, k, m) = (128, 300, 200);
+        let (xs, w1s, w2s) = (data(bs * k, 1), data(k * m, 2), data(k * m, 3));
         let feeds: [(&str, &[f32]); 3] = [("x", &xs), ("w1", &w1s), ("w2", &w2s)];
         let one = run(&plan, 1, &feeds);
         let two = run(&plan, 2, &feeds);
         assert!(one.iter().zip(&two).all(|(a, b)| a.iter().zip(b).all(|(p, q)| p.to_bits() == q.to_bits())));
-        // And the values are the products': y[0, 0] against a direct sum.
-        let direct: f64 = (0..300).map(|k| xs[k] as f64 * w1s[k * 200] as f64).sum();
-        let b_abs: f64 = (0..300).map(|k| (xs[k] as f64 * w2s[k * 200] as f64 * 0.5).abs()).sum();
-        // y[0, 0] = direct ± the Flipout term, whose size is at most Σ|x w2 / 2|.
-        assert!((one[0][0] as f64 - direct).abs() <= b_abs + 1e-3, "{} vs {direct}", one[0][0]);
+        let (y, g1, g2, si, so) = (&one[0], &one[1], &one[2], &one[3], &one[4]);
+        assert_eq!((y.len(), g1.len(), g2.len(), si.len(), so.len()), (bs * m, k * m, k * m, bs * k, bs * m));
+        assert!(si.iter().chain(so).all(|&v| v == 1.0 || v == -1.0));
+        // Every value against a sum in f64 of the same f32 inputs. Multiplying by ±1, 0.5 or 2 is
+        // exact in f32, so the only roundings are those of an n-term dot product, at most
+        // γ_n·Σ|terms| in any summation order (γ_n = n·u/(1 − n·u), u = 2⁻²⁴, Higham §3.1),
+        // plus one for the final add in y, at most u·|y| ≤ u·Σ|terms|: γ_(n+1)·Σ|terms| covers
+        // both. Here Σ|terms| ≈ 20 for y, so the bound is ≈ 4e-4, against a Flipout term of
+        // standard deviation ≈ 0.7 (a wrong sign or a wrong fetched tensor is off by ~1).
+        let gamma = |n: usize| {
+            let nu = n as f64 * f64::from(f32::EPSILON) / 2.0;
+            nu / (1.0 - nu)
+        };
+        let check = |what: &str, got: f32, want: f64, abs_sum: f64, n: usize| {
+            let tol = gamma(n + 1) * abs_sum;
+            assert!((f64::from(got) - want).abs() <= tol, "{what}: got {got}, want {want}, tol {tol}");
+        };
+        let f = |v: f32| f64::from(v);
+        for r in 0..bs {
+            for c in 0..m {
+                // y = x·w1 + s_out ∘ ((x ∘ s_in)·(w2 / 2)).
+                let (mut a, mut b, mut abs_sum) = (0.0, 0.0, 0.0);
+                for j in 0..k {
+                    let ta = f(xs[r * k + j]) * f(w1s[j * m + c]);
+                    let tb = f(xs[r * k + j]) * f(si[r * k + j]) * f(w2s[j * m + c]) * 0.5;
+                    (a, b, abs_sum) = (a + ta, b + tb, abs_sum + ta.abs() + tb.abs());
+                }
+                check(&format!("y[{r}, {c}]"), y[r * m + c], a + f(so[r * m + c]) * b, abs_sum, 2 * k);
+            }
+        }
+        // With dL/dy = 2y (from the f32 y, exactly): dL/dw1 = xᵀ·2y and
+        // dL/dw2 = ½ (x ∘ s_in)ᵀ·(s_out ∘ 2y), each a 128-term dot product.
+        for j in 0..k {
+            for c in 0..m {
+                let (mut a, mut b, mut abs_a, mut abs_b) = (0.0, 0.0, 0.0, 0.0);
+                for r in 0..bs {
+                    let dy = 2.0 * f(y[r * m + c]);
+                    let ta = f(xs[r * k + j]) * dy;
+                    let tb = f(xs[r * k + j]) * f(si[r * k + j]) * f(so[r * m + c]) * dy * 0.5;
+                    (a, b, abs_a, abs_b) = (a + ta, b + tb, abs_a + ta.abs(), abs_b + tb.abs());
+                }
+                check(&format!("dw1[{j}, {c}]"), g1[j * m + c], a, abs_a, bs);
+                check(&format!("dw2[{j}, {c}]"), g2[j * m + c], b, abs_b, bs);
+            }
+        }
     }
 
     #[test]

@@ -82,9 +82,9 @@ fn kl_of_a_distribution_with_itself_is_zero_with_a_zero_gradient() {
     for (k, gk) in out[3..].iter().enumerate() {
         assert!(gk.iter().all(|v| v.is_finite() && v.abs() < 1e-15), "gradient {k}: {gk:?}");
     }
-    // The same at random points, and through second order.
-    let specs = [Spec::new([3]), Spec::new([3]).domain(Domain::Positive)];
-    check_grads(|_, x| Normal::new(x[0], x[1]).kl_divergence(&Normal::new(x[0], x[1])), &specs, 2);
+    // No finite-difference check here: KL(N(x0, x1) ‖ N(x0, x1)) is identically zero, so its
+    // derivatives are zero whatever the backward pass does with each argument. The gradients
+    // with q ≠ p are checked in `kl_grad_normal_laplace_bernoulli_categorical`.
 }
 
 #[test]
