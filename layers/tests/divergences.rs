@@ -41,15 +41,42 @@ fn initial_kernel_kl_of_dense_flipout_784_to_10() {
     assert!((kl - 19800.47).abs() < 0.06, "{kl}");
 }
 
+/// Mean and standard deviation.
+fn moments(v: &[f32]) -> (f64, f64) {
+    let n = v.len() as f64;
+    let mean = v.iter().map(|&x| x as f64).sum::<f64>() / n;
+    (mean, (v.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt())
+}
+
 #[test]
 fn initial_kernel_kl_at_random_init_is_within_its_spread() {
     // With loc ~ N(0, 0.1²) the expectation gains E[μ²]/2 = 0.005 per weight: 19839.67. The
     // spread is dominated by ρ ~ N(−3, 0.1²): Var(−log σ) ≈ 0.01·(σ'(ρ)/σ)² ≈ 0.0095 per weight,
     // so the sum's sd is sqrt(7840 · 0.0096) ≈ 8.7. (The second-order shift from ρ's spread is
-    // 0.9 in total.)
+    // 0.9 in total.) The spread says little about the loc init, so the initial values are checked
+    // too: over 7840 draws, a mean's standard error is 0.1/√7840 = 0.0011 and a standard
+    // deviation's 0.1/√(2·7840) = 0.0008; 4 SE each.
     let layer = DenseFlipout::<f32>::new(10).name("d");
-    let (kl, _) = total_kl(&layer, 784, |_| {});
+    let mut closed_form = 0.0;
+    let (kl, _) = total_kl(&layer, 784, |s| {
+        let loc = s.get("d/kernel_posterior_loc").unwrap();
+        let rho = s.get("d/kernel_posterior_untransformed_scale").unwrap();
+        let ((m_mean, m_sd), (r_mean, r_sd)) = (moments(loc), moments(rho));
+        assert!(m_mean.abs() < 0.0045 && (m_sd - 0.1).abs() < 0.0032, "loc mean {m_mean} sd {m_sd}");
+        assert!((r_mean + 3.0).abs() < 0.0045 && (r_sd - 0.1).abs() < 0.0032, "rho mean {r_mean} sd {r_sd}");
+        // KL(N(μ, σ²) ‖ N(0, 1)) = −log σ + (σ² + μ²)/2 − ½ per weight, σ = eps32 + softplus(ρ).
+        closed_form = loc
+            .iter()
+            .zip(rho)
+            .map(|(&m, &r)| {
+                let sigma = f32::EPSILON as f64 + (r as f64).exp().ln_1p();
+                -sigma.ln() + (sigma * sigma + (m as f64).powi(2)) / 2.0 - 0.5
+            })
+            .sum();
+    });
     assert!((kl - 19839.67).abs() < 4.0 * 8.7, "{kl}");
+    // Summed in f32 over 7840 terms.
+    assert!((kl - closed_form).abs() < 1e-5 * closed_form, "{kl} vs {closed_form}");
 }
 
 #[test]
@@ -87,7 +114,53 @@ fn kl_weight_scales_and_none_removes() {
 }
 
 #[test]
-fn monte_carlo_divergence_gets_the_forward_sample_and_averages_to_the_kl() {
+fn monte_carlo_divergence_is_taken_at_the_flipout_forward_draw() {
+    // With μ = 0, row e_i of the input gives y[i, j] = b_j ± ΔW[i, j] (Flipout's signs only flip
+    // it) and the zero row gives b, so |ΔW| can be read from the outputs. With μ = 0 the estimate
+    // log q(w) − log p(w) = Σ log N(ΔW; 0, σ²) − log N(ΔW; 0, 1) depends on |ΔW| alone, so it
+    // can be checked against the forward pass's own draw; another draw would not match.
+    let (n_in, units) = (3, 2);
+    let layer = DenseFlipout::<f64>::new(units).name("d").kernel_divergence_fn(Divergence::MonteCarlo);
+    let g = Graph::<f64>::new();
+    let mut store = ParamStore::new(42);
+    let mut cx = LayerCx::new(&g, &mut store, Mode::Sample);
+    let x = g.batched_input("x", &[n_in]);
+    let y = build_layer(&layer, x, &mut cx);
+    let kl = cx.total_divergence().unwrap();
+    drop(cx);
+    let loc = store.id("d/kernel_posterior_loc").unwrap();
+    store.data_mut(loc).iter_mut().for_each(|v| *v = 0.0);
+    let sigma: Vec<f64> = store
+        .get("d/kernel_posterior_untransformed_scale")
+        .unwrap()
+        .iter()
+        .map(|r| f64::EPSILON + r.exp().ln_1p())
+        .collect();
+    let mut rows = vec![0.0; (n_in + 1) * n_in];
+    for i in 0..n_in {
+        rows[i * n_in + i] = 1.0;
+    }
+    let log_normal = |v: f64, s: f64| -0.5 * (v / s).powi(2) - s.ln() - 0.5 * (2.0 * std::f64::consts::PI).ln();
+    let mut s = Session::new(g.compile(&[y, kl]).unwrap(), 5);
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let out = s.run(&store, &[("x", &rows)]).unwrap();
+        let (y, kl) = (out.get(0), out.scalar(1));
+        let bias = &y[n_in * units..];
+        let want: f64 = (0..n_in * units)
+            .map(|e| {
+                let dw = y[e] - bias[e % units];
+                log_normal(dw, sigma[e]) - log_normal(dw, 1.0)
+            })
+            .sum();
+        assert!((kl - want).abs() < 1e-9 * want.abs(), "{kl} vs {want}");
+        seen.push(kl);
+    }
+    assert!(seen[0] != seen[1] && seen[1] != seen[2], "each run draws afresh: {seen:?}");
+}
+
+#[test]
+fn monte_carlo_divergence_averages_to_the_kl() {
     // The single-sample estimate log q(w) − log p(w) at the layer's own draw is unbiased: its
     // mean over runs approaches the analytic KL.
     let analytic = DenseFlipout::<f64>::new(3).name("d");

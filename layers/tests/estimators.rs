@@ -173,19 +173,44 @@ fn every_estimator_equals_the_dense_layer_as_sigma_vanishes() {
             }
         }
     }
-    // Mean mode equals the deterministic layer whatever sigma is.
+    // The deterministic layer with kernel μ and bias b gives the same answer.
     let g = Graph::<f64>::new();
     let mut store = ParamStore::new(0);
-    let mut cx = LayerCx::new(&g, &mut store, Mode::Mean);
+    let mut cx = LayerCx::new(&g, &mut store, Mode::Sample);
     let xi = g.batched_input("x", &[3]);
-    let y = build_layer(&DenseFlipout::<f64>::new(2).name("m"), xi, &mut cx);
+    let y = build_layer(&Dense::<f64>::new(2).name("dense"), xi, &mut cx);
     drop(cx);
-    set_posterior(&mut store, "m", &mu, &[0.5; 6], &bias);
-    let mut s = Session::new(g.compile(&[y]).unwrap(), 0);
-    let o = s.run(&store, &[("x", &x)]).unwrap();
-    for (a, b) in o[0].iter().zip(&want) {
-        assert!((a - b).abs() < 1e-12);
+    store.data_mut(store.id("dense/kernel").unwrap()).copy_from_slice(&mu);
+    store.data_mut(store.id("dense/bias").unwrap()).copy_from_slice(&bias);
+    let dense = Session::new(g.compile(&[y]).unwrap(), 0).run(&store, &[("x", &x)]).unwrap()[0].to_vec();
+    for (a, b) in dense.iter().zip(&want) {
+        assert!((a - b).abs() < 1e-12, "Dense: {a} vs {b}");
     }
-    let _ = Dense::<f64>::new(2);
-    let _ = TensorFn::<f64>::Mean;
+    // Mean mode, and a kernel tensor function of the mean, equal the deterministic layer
+    // whatever sigma is, for every estimator.
+    let mean_fn = || TensorFn::<f64>::Mean;
+    let layers: Vec<(Box<dyn Layer<f64>>, Mode)> = vec![
+        (Box::new(DenseFlipout::<f64>::new(2).name("a")), Mode::Mean),
+        (Box::new(DenseReparameterization::<f64>::new(2).name("b")), Mode::Mean),
+        (Box::new(DenseLocalReparameterization::<f64>::new(2).name("c")), Mode::Mean),
+        (Box::new(DenseFlipout::<f64>::new(2).name("d").kernel_posterior_tensor_fn(mean_fn())), Mode::Sample),
+        (
+            Box::new(DenseReparameterization::<f64>::new(2).name("e").kernel_posterior_tensor_fn(mean_fn())),
+            Mode::Sample,
+        ),
+    ];
+    for (l, mode) in &layers {
+        let g = Graph::<f64>::new();
+        let mut store = ParamStore::new(0);
+        let mut cx = LayerCx::new(&g, &mut store, *mode);
+        let xi = g.batched_input("x", &[3]);
+        let y = build_layer(l.as_ref(), xi, &mut cx);
+        drop(cx);
+        set_posterior(&mut store, l.name(), &mu, &[0.5; 6], &bias);
+        let mut s = Session::new(g.compile(&[y]).unwrap(), 0);
+        let o = s.run(&store, &[("x", &x)]).unwrap();
+        for (a, b) in o[0].iter().zip(&want) {
+            assert!((a - b).abs() < 1e-12, "{} in {mode:?}: {a} vs {b}", l.name());
+        }
+    }
 }

@@ -51,7 +51,7 @@ fn mixed_sequential_grads() {
 }
 
 #[test]
-fn local_reparameterization_has_finite_gradients_at_zero_inputs() {
+fn local_reparameterization_has_exact_gradients_at_zero_inputs() {
     use autodiff::prelude::*;
     use layers::{build_layer, LayerCx, Mode};
     let g = Graph::<f64>::new();
@@ -69,5 +69,13 @@ fn local_reparameterization_has_finite_gradients_at_zero_inputs() {
     let out = s.run(&store, &[("x", &[0.0, 0.0, 0.0, 1.0, -2.0, 0.5])]).unwrap();
     for i in 0..out.len() {
         assert!(out[i].iter().all(|v| v.is_finite()), "gradient {i} is not finite: {:?}", &out[i]);
+    }
+    // At x = 0 the noise term sqrt(x²σ²)·ε has derivative 0 (its one-sided slopes are ±σε), so
+    // the zero row's input gradient is that of x·μ alone: Σ_j μ[i, j].
+    let mu = store.get("l/kernel_posterior_loc").unwrap();
+    let gx = out.get(out.len() - 1);
+    for i in 0..3 {
+        let want = mu[i * 2] + mu[i * 2 + 1];
+        assert!((gx[i] - want).abs() < 1e-12, "input {i}: {} vs {want}", gx[i]);
     }
 }
