@@ -75,6 +75,14 @@ impl<'g, F: Scalar> Bernoulli<'g, F> {
         }
     }
 
+    /// `1 − p`, as `σ(−l)` from logits (no cancellation for large logits).
+    fn prob_of_zero(&self) -> Tensor<'g, F> {
+        match self.param {
+            Param::Logits(l) => sigmoid(-l),
+            Param::Probs(p) => -p + F::one(),
+        }
+    }
+
     fn raw(&self) -> Tensor<'g, F> {
         match self.param {
             Param::Logits(t) | Param::Probs(t) => t,
@@ -131,14 +139,14 @@ impl<'g, F: Scalar> Distribution<'g, F> for Bernoulli<'g, F> {
             return Some(g.poisoned());
         }
         let (zero, one) = (g.scalar(0.0), g.scalar(1.0));
-        let q = -self.probs() + F::one();
+        let q = self.prob_of_zero();
         Some(select(less(x, zero), zero, select(less(x, one), q, one)))
     }
     fn entropy(&self) -> Tensor<'g, F> {
         match self.param {
             Param::Logits(l) => {
-                let p = sigmoid(l);
-                p * softplus(-l) + (-p + F::one()) * softplus(l)
+                // 1 − p as σ(−l): rounding 1 − σ(l) loses it once l is large.
+                sigmoid(l) * softplus(-l) + sigmoid(-l) * softplus(l)
             }
             Param::Probs(p) => {
                 // −p log p − (1−p) log(1−p), guarded as in log_prob so p ∈ {0, 1} gives 0.
@@ -160,10 +168,7 @@ impl<'g, F: Scalar> Distribution<'g, F> for Bernoulli<'g, F> {
         sqrt(self.variance())
     }
     fn variance(&self) -> Tensor<'g, F> {
-        match self.param {
-            Param::Logits(l) => sigmoid(l) * sigmoid(-l),
-            Param::Probs(p) => p * (-p + F::one()),
-        }
+        self.probs() * self.prob_of_zero()
     }
     fn is_reparameterized(&self) -> bool {
         false
@@ -206,6 +211,27 @@ mod tests {
         close(&out[4], &[0.0, 0.0, 1.0, 1.0, 1.0], 0.0);
         // P(X ≤ ½) = 1 − p.
         close(&out[5], &[1.0, 0.5, 1.0 - p2, 0.0, 0.0], 1e-15);
+    }
+
+    #[test]
+    fn bernoulli_from_large_logits_keeps_the_unlikely_outcomes_mass() {
+        // At l = 40, 1 − p = σ(−40) = 4.248e-18 is below an ulp of 1: computed as 1 − σ(l) it
+        // would be 0 (the cdf) or 40× too small (the entropy). H = σ(l) softplus(−l) +
+        // σ(−l) softplus(l) by hand in f64.
+        let out = eval_many(|g| {
+            let d = Bernoulli::from_logits(g.constant_f64(&[40.0, 25.0], [2]));
+            vec![d.entropy(), d.cdf(g.scalar(0.5)).unwrap(), d.variance()]
+        });
+        let sp = |l: f64| if l > 0.0 { l + (-l).exp().ln_1p() } else { l.exp().ln_1p() };
+        let h = |l: f64| sigmoid64(l) * sp(-l) + sigmoid64(-l) * sp(l);
+        for (k, l) in [40.0, 25.0].into_iter().enumerate() {
+            let want = [h(l), sigmoid64(-l), sigmoid64(l) * sigmoid64(-l)];
+            for (what, got, want) in
+                [("entropy", &out[0], want[0]), ("cdf", &out[1], want[1]), ("variance", &out[2], want[2])]
+            {
+                assert!((got[k] / want - 1.0).abs() < 1e-14, "{what} at l = {l}: {} vs {want}", got[k]);
+            }
+        }
     }
 
     #[test]

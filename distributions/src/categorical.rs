@@ -12,6 +12,7 @@
 
 use autodiff::ops::{
     argmax, cumsum, greater, less, log_softmax, minimum, reduce_sum, select, softmax, sparse_softmax_cross_entropy,
+    square,
 };
 use autodiff::random::Uniform;
 use autodiff::{Dim, Graph, Scalar, Shape, Tensor};
@@ -143,8 +144,9 @@ impl<'g, F: Scalar> Distribution<'g, F> for Categorical<'g, F> {
     fn variance(&self) -> Tensor<'g, F> {
         let p = self.probs();
         let r = self.range();
-        let m = reduce_sum(p * r, &[-1], false);
-        reduce_sum(p * r * r, &[-1], false) - m * m
+        let m = reduce_sum(p * r, &[-1], true);
+        // The centred form: Σ k²p − (Σ kp)² cancels to below zero when one class dominates.
+        reduce_sum(p * square(r - m), &[-1], false)
     }
     fn is_reparameterized(&self) -> bool {
         false
@@ -186,6 +188,22 @@ mod tests {
         close(&out[4], &[2.0], 0.0);
         // P(K ≤ x) at x = −1, 0, 1.5, 2.
         close(&out[5], &[0.0, 1.0 / 6.0, 0.5, 1.0], 1e-15);
+    }
+
+    #[test]
+    fn categorical_variance_of_a_dominant_class_is_positive_and_exact() {
+        // Logits [0, 0, 0, 37]: q = 1/(3 + e³⁷) each for classes 0–2, mean 3 − 9q, and
+        // Var = q·((3 − 9q)² + (2 − 9q)² + (1 − 9q)²) + (1 − 3q)·(9q)² ≈ 14q = 1.19e-15. The
+        // uncentred form Σ k²p − (Σ kp)² cancels to −1.8e-15 here, and its square root to NaN.
+        let out = eval_many(|g| {
+            let d = Categorical::from_logits(g.constant_f64(&[0.0, 0.0, 0.0, 37.0], [4]));
+            vec![d.variance(), d.stddev()]
+        });
+        let q = 1.0 / (3.0 + 37f64.exp());
+        let m = 9.0 * q;
+        let var = q * ((3.0 - m).powi(2) + (2.0 - m).powi(2) + (1.0 - m).powi(2)) + (1.0 - 3.0 * q) * m * m;
+        assert!((out[0][0] / var - 1.0).abs() < 1e-12, "{} vs {var}", out[0][0]);
+        assert!((out[1][0] / var.sqrt() - 1.0).abs() < 1e-12, "{} vs {}", out[1][0], var.sqrt());
     }
 
     #[test]

@@ -5,13 +5,14 @@
 //! - `log_prob(w) = logsumexp(log π + log N(w; 0, σ₁²), log(1−π) + log N(w; 0, σ₂²))`, so a
 //!   narrow component (`σ₂ = e⁻⁶`) far in its tail neither underflows nor produces NaN, and
 //!   `π ∈ {0, 1}` works (one term is `−∞`).
-//! - `cdf(w) = π Φ(w/σ₁) + (1−π) Φ(w/σ₂)`; `mean = mode = 0`; `variance = πσ₁² + (1−π)σ₂²`.
+//! - `cdf(w) = π Φ(w/σ₁) + (1−π) Φ(w/σ₂)` with `Φ(z) = ½ erfc(−z/√2)` (relative precision in
+//!   the lower tail); `mean = mode = 0`; `variance = πσ₁² + (1−π)σ₂²`.
 //! - No closed-form entropy and no analytic KL: use [`crate::mc_kl`] (as Blundell et al. do).
 //! - `sample`: a component per element from a Bernoulli(π) leaf, times a standard normal leaf.
 //!   There are no parameters to differentiate; the draw is not a reparameterization
 //!   (`is_reparameterized` is `false`, as for TFP's mixtures).
 
-use autodiff::ops::{erf, logsumexp, sqrt, square, stack};
+use autodiff::ops::{erfc, logsumexp, sqrt, square, stack};
 use autodiff::random::{Bernoulli, StandardNormal};
 use autodiff::{Graph, Scalar, Shape, Tensor};
 
@@ -122,7 +123,7 @@ impl<'g, F: Scalar> Distribution<'g, F> for ScaleMixtureNormal<'g, F> {
         if !check_value("ScaleMixtureNormal.cdf", x, &self.batch, &Shape::scalar()) {
             return Some(self.g.poisoned());
         }
-        let phi = |sigma: f64| (erf(x * F::of(std::f64::consts::FRAC_1_SQRT_2 / sigma)) + F::one()) * F::of(0.5);
+        let phi = |sigma: f64| erfc(x * F::of(-std::f64::consts::FRAC_1_SQRT_2 / sigma)) * F::of(0.5);
         let c = phi(self.sigma1) * F::of(self.pi) + phi(self.sigma2) * F::of(1.0 - self.pi);
         Some(match x.shape().broadcast_with(&self.batch) {
             Ok(s) => bcast(c, &s),
@@ -177,16 +178,20 @@ mod tests {
 
     #[test]
     fn scale_mixture_forward_log_prob_cdf_moments() {
-        // ¼ N(0, 2²) + ¾ N(0, ½²) at x = 0, 1, −3.
+        // ¼ N(0, 2²) + ¾ N(0, ½²) at x = 0, 1, −3; the CDF at 0, 0.3, −1, 2.5.
         let out = eval_many(|g| {
             let p = ScaleMixtureNormal::new(g, Shape::scalar(), 0.25, 2.0, 0.5);
             let x = g.constant_f64(&[0.0, 1.0, -3.0], [3]);
-            vec![p.log_prob(x), p.cdf(g.scalar(0.0)).unwrap(), p.mean(), p.variance(), p.stddev()]
+            let c = g.constant_f64(&[0.0, 0.3, -1.0, 2.5], [4]);
+            vec![p.log_prob(x), p.cdf(c).unwrap(), p.mean(), p.variance(), p.stddev()]
         });
         let want: Vec<f64> =
             [0.0, 1.0, -3.0].iter().map(|&x| (0.25 * normal_pdf(x, 2.0) + 0.75 * normal_pdf(x, 0.5)).ln()).collect();
         close(&out[0], &want, 1e-14);
-        close(&out[1], &[0.5], 1e-15);
+        // ¼ Φ(x/2) + ¾ Φ(2x), Φ(t) = ½(1 + erf(t/√2)), evaluated with python's math.erf:
+        // ½ by symmetry at 0; ¼Φ(0.15) + ¾Φ(0.6) at 0.3; ¼Φ(−0.5) + ¾Φ(−2) at −1;
+        // ¼Φ(1.25) + ¾Φ(5) at 2.5. A few ulps of erf, well below 1e-15 relative to 1.
+        close(&out[1], &[0.5, 0.6842145847800054, 0.09419698364263113, 0.9735873415946072], 1e-15);
         close(&out[2], &[0.0], 0.0);
         // ¼·4 + ¾·¼ = 1.1875.
         close(&out[3], &[1.1875], 1e-15);

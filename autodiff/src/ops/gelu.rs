@@ -1,8 +1,9 @@
 //! `gelu(x) = x Φ(x) = ½ x erfc(-x/√2)`, elementwise: the exact Gaussian error linear unit
 //! (TensorFlow's `tf.nn.gelu` with its default `approximate=False`).
 //!
-//! VJP: `gx = gy * (Φ(x) + x φ(x))` with `Φ(x) = ½ (1 + erf(x/√2))` and
-//! `φ(x) = exp(-x²/2)/√(2π)`, from `erf`, `exp` and `square` so it differentiates again.
+//! VJP: `gx = gy * (Φ(x) + x φ(x))` with `Φ(x) = ½ erfc(-x/√2)` and
+//! `φ(x) = exp(-x²/2)/√(2π)`, from `erfc`, `exp` and `square` so it differentiates again (and
+//! keeps its relative precision in the lower tail, where `Φ` is a part of the sum).
 //! Shape: `x`'s. Gradient checks: standard normal inputs and a few in the tails.
 //!
 //! The forward pass uses `erfc(-x/√2)` rather than `1 + erf(x/√2)`, which loses relative
@@ -13,8 +14,8 @@ use std::f64::consts::{FRAC_1_SQRT_2, FRAC_2_SQRT_PI};
 
 use crate::elementwise::{Unary, UnaryElementwise};
 use crate::graph::Tensor;
-use crate::kernels::special::erfc;
-use crate::ops::{erf, exp, square};
+use crate::kernels::special;
+use crate::ops::{erfc, exp, square};
 use crate::scalar::Scalar;
 
 /// `x Φ(x)` with `Φ` the standard normal CDF, elementwise (exact, not the tanh approximation).
@@ -25,10 +26,10 @@ impl<F: Scalar> UnaryElementwise<F> for Gelu {
     const NAME: &'static str = "gelu";
     #[inline(always)]
     fn f(&self, x: F) -> F {
-        F::of(0.5) * x * erfc(-x * F::of(FRAC_1_SQRT_2))
+        F::of(0.5) * x * special::erfc(-x * F::of(FRAC_1_SQRT_2))
     }
     fn vjp<'g>(&self, x: Tensor<'g, F>, _y: Tensor<'g, F>, gy: Tensor<'g, F>) -> Option<Tensor<'g, F>> {
-        let cdf = erf(x * F::of(FRAC_1_SQRT_2)) * F::of(0.5) + F::of(0.5);
+        let cdf = erfc(x * F::of(-FRAC_1_SQRT_2)) * F::of(0.5);
         // 1/√(2π) = (1/√2) (2/√π) / 2.
         let pdf = exp(square(x) * F::of(-0.5)) * F::of(FRAC_1_SQRT_2 * FRAC_2_SQRT_PI * 0.5);
         Some(gy * (cdf + x * pdf))
@@ -63,5 +64,20 @@ mod tests {
     fn gelu_grad() {
         check_grads(|_, x| gelu(x[0]), &[Spec::new([3, 2])], 2);
         check_grads(|_, x| gelu(x[0]), &[Spec::new([4]).values(vec![-5.0, -2.5, 2.5, 5.0])], 2);
+    }
+
+    #[test]
+    fn gelu_grad_keeps_relative_precision_in_the_lower_tail() {
+        // Φ(x) + x φ(x) (mpmath, 40 digits): Φ is ~1/x² of the sum, so a Φ computed as
+        // ½(1 + erf(x/√2)), which is 0 from x ≈ −8.3, would be 1% off at x = −10.
+        let x = [-6.0, -8.5, -10.0];
+        let want = [-3.5468709453902015e-8, -6.846504938697084e-16, -7.618400096464814e-22];
+        let got = eval(|g| {
+            let x = g.constant_f64(&x, [3]);
+            crate::grad(gelu(x).sum_all(), &[x])[0]
+        });
+        for k in 0..3 {
+            assert!((got[k] / want[k] - 1.0).abs() < 1e-13, "gelu'({}) = {:e}, want {:e}", x[k], got[k], want[k]);
+        }
     }
 }

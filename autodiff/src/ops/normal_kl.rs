@@ -1,10 +1,11 @@
 //! `normal_kl(μa, σa, μb, σb)`: KL(N(μa, σa²) ‖ N(μb, σb²)) elementwise, fused into one pass,
 //! with NumPy broadcasting of the four inputs.
 //!
-//! Forward (TFP's stable form): with `d = ln σa − ln σb` and `z = (μa − μb)/σb`,
-//! `KL = ½ z² + ½ expm1(2d) − d`. Against a scalar prior (every Bayesian layer's kernel) the
-//! scale part is evaluated without a second transcendental (see `scale_term`): within 5 ulps in
-//! `f32`, with full relative precision as σa → σb.
+//! Forward (TFP's form): with `d = ln(σa/σb)` and `z = (μa − μb)/σb`,
+//! `KL = ½ z² + ½ expm1(2d) − d`. The scale part is evaluated without a second transcendental
+//! (see `scale_term`), within 5 ulps in `f32`, and with full relative precision as σa → σb: `d`
+//! is then `ln1p((σa − σb)/σb)`, whose argument is exact, rather than a difference of two
+//! rounded logarithms.
 //!
 //! VJP: `∂/∂μa = z/σb`, `∂/∂μb = −z/σb`, `∂/∂σa = expm1(2d)/σa`,
 //! `∂/∂σb = −(z² + expm1(2d))/σb`, each times `gy`, computed by [`NormalKlGrad`] in one pass.
@@ -168,13 +169,14 @@ impl<F: Scalar> Op<F> for NormalKl {
 #[derive(Clone, Copy)]
 struct ScalarPrior<F> {
     mu: F,
+    sigma: F,
     ln_sigma: F,
     inv_sigma: F,
 }
 
 impl<F: Scalar> ScalarPrior<F> {
     fn new(mu: F, sigma: F) -> Self {
-        ScalarPrior { mu, ln_sigma: sigma.ln(), inv_sigma: F::one() / sigma }
+        ScalarPrior { mu, sigma, ln_sigma: sigma.ln(), inv_sigma: F::one() / sigma }
     }
 
     /// The KL of posteriors `(ma, sa)` against this prior, into `out`, in flat loops that
@@ -198,7 +200,11 @@ impl<F: Scalar> ScalarPrior<F> {
             };
             if near {
                 for ((o, &m), &s) in out.iter_mut().zip(ma).zip(sa) {
-                    *o = z2(m) + scale_term(*o, s * self.inv_sigma);
+                    // Near the prior's scale, ln σa − ln σb would carry the rounding of both
+                    // logarithms (an ulp of ln σb, against d ≈ 0): ln(1 + (σa − σb)/σb) keeps d's
+                    // relative precision, since σa − σb is exact there.
+                    let d = if is_near(*o) { ((s - self.sigma) * self.inv_sigma).ln_1p_v() } else { *o };
+                    *o = z2(m) + scale_term(d, s * self.inv_sigma);
                 }
             } else {
                 for ((o, &m), &s) in out.iter_mut().zip(ma).zip(sa) {
@@ -209,12 +215,16 @@ impl<F: Scalar> ScalarPrior<F> {
     }
 }
 
-/// The KL of one pair of normals, in the `expm1` form.
+/// The KL of one pair of normals: `½ z²` plus the scale part of [`scale_term`].
 #[inline]
 fn kl<F: Scalar>(ma: F, sa: F, mb: F, sb: F) -> F {
-    let dl = sa.ln_v() - sb.ln_v();
+    // As in `ScalarPrior::kl`: within a factor 1.5 of each other, σa − σb is exact and the
+    // `ln_1p` form keeps d's relative precision; the difference of logarithms would not.
+    let ratio = sa / sb;
+    let dl =
+        if ratio > F::of(2.0 / 3.0) && ratio < F::of(1.5) { ((sa - sb) / sb).ln_1p_v() } else { sa.ln_v() - sb.ln_v() };
     let z = (ma - mb) / sb;
-    F::of(0.5) * (z * z + (F::of(2.0) * dl).exp_m1_v()) - dl
+    F::of(0.5) * z * z + scale_term(dl, ratio)
 }
 
 /// `KL(N(μa, σa²) ‖ N(μb, σb²))` elementwise, broadcasting.
@@ -301,6 +311,24 @@ mod tests {
             },
             &want,
         );
+    }
+
+    #[test]
+    fn kl_near_a_prior_scale_other_than_one_keeps_its_relative_precision() {
+        // KL(N(0, σa²) ‖ N(0, σb²)) ≈ d² for σa ≈ σb: computed from ln σa − ln σb in f32 it
+        // would be off by thousands of ulps (an ulp of ln 10 against d ≈ 1e-4). Reference: the
+        // same f32 scales in f64, d = ln1p((σa − σb)/σb) and ½ expm1(2d) − d.
+        for (sa, sb) in [(10.001f32, 10.0f32), (10.01, 10.0), (0.2999, 0.3), (3.0, 2.5)] {
+            let d = ((sa as f64 - sb as f64) / sb as f64).ln_1p();
+            let want = 0.5 * (2.0 * d).exp_m1() - d;
+            let mut scalar = [0.0f32];
+            ScalarPrior::new(0.0, sb).kl(&[0.0], &[sa], &mut scalar);
+            let general = kl(0.0, sa, 0.0, sb);
+            for (what, got) in [("scalar prior", scalar[0]), ("general", general)] {
+                let err = (got as f64 - want).abs() / want;
+                assert!(err < 8.0 * f32::EPSILON as f64, "{what} at σa = {sa}, σb = {sb}: {got} vs {want}");
+            }
+        }
     }
 
     #[test]
