@@ -611,3 +611,37 @@ fn a_training_run_resumes_exactly_and_a_file_without_its_optimizer_state_changes
     assert_eq!((snapshot(&target), fresh.steps()), (before, 0));
     assert!(fresh.state(&target).iter().all(|(_, v)| v.iter().all(|&x| x == 0.0)));
 }
+
+#[test]
+fn a_saved_and_reloaded_model_predicts_and_trains_on_identically() {
+    use layers::{Dataset, DenseFlipout, FitOptions, Likelihood, Mode, Model, Sequential};
+    let net = || Sequential::new().add(DenseFlipout::<f32>::new(8)).add(DenseFlipout::new(3));
+    let x: Vec<f32> = (0..96).map(|i| ((i * 29) % 17) as f32 / 17.0 - 0.5).collect();
+    let y: Vec<f32> = (0..24).map(|i| (i % 3) as f32).collect();
+    let data = Dataset::new(x.clone(), &[4], y, &[1]).unwrap();
+    let opts = |seed| FitOptions { epochs: 2, batch_size: 8, shuffle: true, seed, threads: Some(1) };
+    let mut model = Model::new(net(), &[4], Likelihood::Categorical, 1).unwrap();
+    let mut adam = Adam::<f32>::new(0.01);
+    model.fit(&data, &opts(5), &mut adam, |_| {}).unwrap();
+    let dir = TempDir::new("model");
+    let path = dir.file("model.safetensors");
+    save_training(&path, model.store(), &adam, &[]).unwrap();
+
+    // A fresh model (its initial values, not the trained ones), then the checkpoint. The seed
+    // is the model's, a constructor argument: it keys `predict`'s stochastic passes.
+    let mut reloaded = Model::new(net(), &[4], Likelihood::Categorical, 1).unwrap();
+    let mut reloaded_adam = Adam::<f32>::new(0.01);
+    assert_ne!(snapshot(reloaded.store()), snapshot(model.store()));
+    load_training(&path, reloaded.store_mut(), &mut reloaded_adam).unwrap();
+    assert_eq!(snapshot(reloaded.store()), snapshot(model.store()));
+    let mean = |m: &mut Model<f32>| m.predict(&x, Mode::Mean, 0).unwrap().0;
+    let sample = |m: &mut Model<f32>| m.predict(&x, Mode::Sample, 3).unwrap().0;
+    assert_eq!(bits(&mean(&mut reloaded)), bits(&mean(&mut model)));
+    assert_eq!(bits(&sample(&mut reloaded)), bits(&sample(&mut model)));
+    let mc = |m: &mut Model<f32>| m.predict_mc(&x, 8, 4).unwrap().mean;
+    assert_eq!(mc(&mut reloaded), mc(&mut model));
+    // Training on from the checkpoint continues the same run.
+    model.fit(&data, &opts(6), &mut adam, |_| {}).unwrap();
+    reloaded.fit(&data, &opts(6), &mut reloaded_adam, |_| {}).unwrap();
+    assert_eq!(snapshot(reloaded.store()), snapshot(model.store()));
+}
