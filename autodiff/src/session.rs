@@ -567,6 +567,8 @@ impl<'s, F: Scalar> Outputs<'s, F> {
 
 impl<F: Scalar> Index<usize> for Outputs<'_, F> {
     type Output = [F];
+    /// Fetch `i`'s values, as [`Outputs::get`] (and panicking as it does).
+    #[track_caller]
     fn index(&self, i: usize) -> &[F] {
         self.get(i)
     }

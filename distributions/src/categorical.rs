@@ -4,7 +4,8 @@
 //! - `log_prob(k) = −sparse_softmax_cross_entropy(logits, k) = logits_k − logsumexp(logits)`,
 //!   stable for any finite logits.
 //! - `entropy = −Σ softmax · log_softmax`, with `0 · log 0 = 0` for classes of logit −∞.
-//! - `mean = Σ k p_k`, `variance = Σ k² p_k − mean²` (of the class index); `mode` is the first
+//! - `mean = Σ k p_k`, `variance = Σ p_k (k − mean)²` (of the class index; the centred form,
+//!   which `Σ k² p_k − mean²` is not when one class dominates); `mode` is the first
 //!   index of the largest logit (TFP's argmax).
 //! - `cdf(x) = Σ_{k ≤ x} p_k`.
 //! - `sample`: inverse CDF, `min(Σ_j [u ≥ cdf_j], C−1)` with `u` a uniform leaf and `cdf` the
@@ -192,15 +193,16 @@ mod tests {
 
     #[test]
     fn categorical_variance_of_a_dominant_class_is_positive_and_exact() {
-        // Logits [0, 0, 0, 37]: q = 1/(3 + e³⁷) each for classes 0–2, mean 3 − 9q, and
-        // Var = q·((3 − 9q)² + (2 − 9q)² + (1 − 9q)²) + (1 − 3q)·(9q)² ≈ 14q = 1.19e-15. The
+        // Logits [0, 0, 0, 37]: q = 1/(3 + e³⁷) each for classes 0–2, mean 0 + q + 2q +
+        // 3(1 − 3q) = 3 − 6q, and Var = q·((3 − 6q)² + (2 − 6q)² + (1 − 6q)²) + (1 − 3q)·(6q)²
+        // ≈ 14q = 1.19e-15. The
         // uncentred form Σ k²p − (Σ kp)² cancels to −1.8e-15 here, and its square root to NaN.
         let out = eval_many(|g| {
             let d = Categorical::from_logits(g.constant_f64(&[0.0, 0.0, 0.0, 37.0], [4]));
             vec![d.variance(), d.stddev()]
         });
         let q = 1.0 / (3.0 + 37f64.exp());
-        let m = 9.0 * q;
+        let m = 6.0 * q;
         let var = q * ((3.0 - m).powi(2) + (2.0 - m).powi(2) + (1.0 - m).powi(2)) + (1.0 - 3.0 * q) * m * m;
         assert!((out[0][0] / var - 1.0).abs() < 1e-12, "{} vs {var}", out[0][0]);
         assert!((out[1][0] / var.sqrt() - 1.0).abs() < 1e-12, "{} vs {}", out[1][0], var.sqrt());

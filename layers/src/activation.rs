@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use autodiff::prelude::*;
 
+use crate::layer::in_user_code;
+
 /// A user-supplied activation.
 pub type ActivationFn<F> = Arc<dyn for<'g> Fn(Tensor<'g, F>) -> Tensor<'g, F> + Send + Sync>;
 
@@ -76,7 +78,7 @@ impl<F: Scalar> Activation<F> {
             Activation::Gelu => gelu(x),
             Activation::LeakyRelu(a) => leaky_relu(x, *a),
             Activation::Softmax => softmax(x, -1),
-            Activation::Custom(f) => f(x),
+            Activation::Custom(f) => in_user_code(x.graph(), || f(x)),
         }
     }
 

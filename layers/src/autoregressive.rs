@@ -342,7 +342,7 @@ impl<F: Scalar> AutoregressiveNetwork<F> {
     /// The network on `x [..., D]` with the conditional input `cond [..., C]` (TFP's
     /// `call(x, conditional_input)`; [`Layer::forward`] takes one input). Builds inside the
     /// network's name scope, like [`build_layer`](crate::build_layer), so it shares parameters
-    /// with graphs built either way. The output is `broadcast(cond batch, x batch) + [D, params]`;
+    /// with graphs built either way, and its errors name the line that created the network. The output is `broadcast(cond batch, x batch) + [D, params]`;
     /// a rank-1 `x` or `cond` counts as a batch of one that is not kept.
     ///
     /// Unmasked, bias-free dense maps of `cond` are added to the pre-activations of every layer
@@ -357,7 +357,9 @@ impl<F: Scalar> AutoregressiveNetwork<F> {
         cx: &mut LayerCx<'g, '_, F>,
     ) -> Tensor<'g, F> {
         let g = cx.graph();
-        g.scope(&self.name, || cx.with_seed(None, |cx| self.build(x, Some(cond), cx)))
+        g.attributed_to(Some(self.origin), || {
+            g.scope(&self.name, || cx.with_seed(None, |cx| self.build(x, Some(cond), cx)))
+        })
     }
 
     #[track_caller]

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use autodiff::prelude::*;
 use distributions::{Deterministic, Distribution, Independent, Normal, ScaleMixtureNormal};
 
-use crate::layer::LayerCx;
+use crate::layer::{in_user_code, LayerCx};
 
 /// Builds a distribution over a tensor of a given shape.
 pub trait DistributionFn<F: Scalar>: Send + Sync {
@@ -40,7 +40,8 @@ where
         shape: &[usize],
         trainable: bool,
     ) -> Box<dyn Distribution<'g, F> + 'g> {
-        self(cx, name, shape, trainable)
+        let g = cx.graph();
+        in_user_code(g, || self(cx, name, shape, trainable))
     }
 }
 

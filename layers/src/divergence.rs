@@ -11,6 +11,8 @@ use std::sync::Arc;
 use autodiff::prelude::*;
 use distributions::{kl_divergence, mc_kl, Distribution};
 
+use crate::layer::in_user_code;
+
 /// A user-supplied divergence: `(posterior, prior, posterior sample) -> scalar`.
 pub type CustomDivergence<F> = Arc<
     dyn for<'g> Fn(&dyn Distribution<'g, F>, &dyn Distribution<'g, F>, Tensor<'g, F>) -> Tensor<'g, F> + Send + Sync,
@@ -68,7 +70,7 @@ impl<F: Scalar> Divergence<F> {
             Divergence::Analytic => kl_divergence(q, p),
             Divergence::MonteCarlo => mc_kl(q, p, sample),
             Divergence::None => return None,
-            Divergence::Custom(f) => f(q, p, sample),
+            Divergence::Custom(f) => in_user_code(sample.graph(), || f(q, p, sample)),
         };
         Some(if d.rank() == 0 { d } else { d.sum_all() })
     }

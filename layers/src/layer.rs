@@ -200,6 +200,13 @@ pub trait Layer<F: Scalar>: Send + Sync {
     }
 }
 
+/// Runs `f`, a function the user handed to a layer (an activation, a divergence, a posterior
+/// builder, a constraint, a regularizer), with the errors it records naming its own lines:
+/// inside [`build_layer`] they would otherwise name the line that created the layer.
+pub(crate) fn in_user_code<F: Scalar, R>(g: &Graph<F>, f: impl FnOnce() -> R) -> R {
+    g.attributed_to(None, f)
+}
+
 /// Builds `layer` on `x` inside its name scope and with its seed.
 #[track_caller]
 pub fn build_layer<'g, F: Scalar>(

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use autodiff::prelude::*;
 use distributions::Distribution;
 
-use crate::layer::{LayerCx, Mode};
+use crate::layer::{in_user_code, LayerCx, Mode};
 
 /// A user-supplied tensor function.
 pub type CustomTensorFn<F> =
@@ -52,7 +52,10 @@ impl<F: Scalar> TensorFn<F> {
         match self {
             TensorFn::Sample => sample(d, cx, salt),
             TensorFn::Mean => d.mean(),
-            TensorFn::Custom(f) => f(d, cx),
+            TensorFn::Custom(f) => {
+                let g = cx.graph();
+                in_user_code(g, || f(d, cx))
+            }
         }
     }
 }

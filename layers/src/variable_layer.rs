@@ -10,7 +10,7 @@ use autodiff::prelude::*;
 use std::panic::Location;
 
 use crate::activation::Activation;
-use crate::layer::{Layer, LayerCx, LossKind};
+use crate::layer::{in_user_code, Layer, LayerCx, LossKind};
 use crate::variational::{regularization, Regularizer};
 
 /// A function of a variable's value applied in the forward pass (e.g. `softplus` or `exp` for
@@ -140,7 +140,7 @@ impl<F: Scalar> Layer<F> for VariableLayer<F> {
     fn forward<'g>(&self, _x: Tensor<'g, F>, cx: &mut LayerCx<'g, '_, F>) -> Tensor<'g, F> {
         let v = cx.param("constant", &self.shape, self.initializer, self.trainable);
         let v = match &self.constraint {
-            Some(c) => c(v),
+            Some(c) => in_user_code(v.graph(), || c(v)),
             None => v,
         };
         if let Some(r) = &self.regularizer {

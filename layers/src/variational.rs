@@ -19,7 +19,7 @@ use crate::activation::Activation;
 use crate::builders::{DistFn, MeanFieldNormal, NormalPrior, PointEstimate};
 use crate::divergence::Divergence;
 use crate::estimators::{Flipout, KernelEstimator, LocalReparameterization, Reparameterization};
-use crate::layer::{Layer, LayerCx, LossKind};
+use crate::layer::{in_user_code, Layer, LayerCx, LossKind};
 use crate::linear_map::{DenseMap, LinearMap};
 use crate::tensor_fn::TensorFn;
 
@@ -39,7 +39,7 @@ pub(crate) fn check_kl_weight(w: f64) -> Result<(), String> {
 /// A regularizer's value at `t`, summed to a scalar if it is not one (Keras' regularizers return
 /// the sum; a function returning a penalty per element means the same).
 pub(crate) fn regularization<'g, F: Scalar>(regularizer: &Regularizer<F>, t: Tensor<'g, F>) -> Tensor<'g, F> {
-    let v = regularizer(t);
+    let v = in_user_code(t.graph(), || regularizer(t));
     if v.rank() == 0 {
         v
     } else {

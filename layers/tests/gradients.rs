@@ -70,8 +70,9 @@ fn local_reparameterization_has_exact_gradients_at_zero_inputs() {
     for i in 0..out.len() {
         assert!(out[i].iter().all(|v| v.is_finite()), "gradient {i} is not finite: {:?}", &out[i]);
     }
-    // At x = 0 the noise term sqrt(x²σ²)·ε has derivative 0 (its one-sided slopes are ±σε), so
-    // the zero row's input gradient is that of x·μ alone: Σ_j μ[i, j].
+    // The noise term's standard deviation sqrt(x²σ² + eps²) is smooth at x = 0 with derivative 0
+    // there (TFP's sqrt(x²σ²) has none: NaN), so the zero row's input gradient is that of x·μ
+    // alone: Σ_j μ[i, j].
     let mu = store.get("l/kernel_posterior_loc").unwrap();
     let gx = out.get(out.len() - 1);
     for i in 0..3 {

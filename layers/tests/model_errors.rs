@@ -106,6 +106,12 @@ fn build_errors_name_the_line_that_created_the_layer() {
     let net = Sequential::<f32>::new().add(Dense::new(3)).add(DenseFlipout::new(0));
     let e = Model::new(net, &[2], Likelihood::Normal { scale: 1.0 }, 0).err().unwrap().to_string();
     assert!(e.contains(&format!("at {}:{line}:", file!())) && e.contains("units must be at least 1"), "{e}");
+    // A function the user hands to the layer names its own line, not the layer's.
+    let line = line!() + 1;
+    let act = layers::Activation::custom(|t| autodiff::ops::matmul(t, t));
+    let net = Sequential::<f32>::new().add(DenseFlipout::new(3).activation(act));
+    let e = Model::new(net, &[2], Likelihood::Normal { scale: 1.0 }, 0).err().unwrap().to_string();
+    assert!(e.contains(&format!("at {}:{line}:", file!())) && e.contains("matmul"), "{e}");
     // A constructor that delegates to another (conv2d to with_map) names its caller's line too.
     let line = line!() + 1;
     let conv = layers::Conv2DFlipout::<f32>::conv2d(2, [5, 5]);

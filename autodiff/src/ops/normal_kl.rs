@@ -2,10 +2,10 @@
 //! with NumPy broadcasting of the four inputs.
 //!
 //! Forward (TFP's form): with `d = ln(σa/σb)` and `z = (μa − μb)/σb`,
-//! `KL = ½ z² + ½ expm1(2d) − d`. The scale part is evaluated without a second transcendental
-//! (see `scale_term`), within 5 ulps in `f32`, and with full relative precision as σa → σb: `d`
-//! is then `ln1p((σa − σb)/σb)`, whose argument is exact, rather than a difference of two
-//! rounded logarithms.
+//! `KL = ½ z² + ½ expm1(2d) − d`. The scale part `½ expm1(2d) − d` is evaluated from `d` and
+//! `σa/σb` without an `expm1` (see `scale_term`), within 5 ulps in `f32`, and with full relative
+//! precision as σa → σb: `d` is then `ln1p((σa − σb)/σb)`, whose difference `σa − σb` is exact
+//! (so `d` is rounded a few times, not to an ulp of `ln σb`), rather than `ln σa − ln σb`.
 //!
 //! VJP: `∂/∂μa = z/σb`, `∂/∂μb = −z/σb`, `∂/∂σa = expm1(2d)/σa`,
 //! `∂/∂σb = −(z² + expm1(2d))/σb`, each times `gy`, computed by [`NormalKlGrad`] in one pass.

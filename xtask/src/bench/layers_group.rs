@@ -1,7 +1,13 @@
 //! `layers` group: full training steps of DenseFlipout networks (stochastic forward, KL,
 //! likelihood, backward, Adam) and forward passes, against the GEMM floor measured in the same
 //! process: the step's matmul FLOPs divided by the raw GEMM throughput at the workload's
-//! dominant shape, with the same number of threads (see `raw_gflops`).
+//! dominant shape, with the same number of threads (see `measure`).
+//!
+//! The step is also split three ways: `adam` (the update alone, timed in the same rounds),
+//! `other` (the profiled time of every node but the matrix products: noise, softplus, KL,
+//! activations, likelihood and their gradients) and `products`, the remainder: the products plus
+//! the per-node dispatch that no profile entry covers (about 70 ns a node, see the `autodiff`
+//! group: a sizeable share of `toy`'s products, negligible in the others).
 
 use autodiff::kernels::matmul::{gemm, MatRef};
 use autodiff::optim::{Adam, Optimizer};
