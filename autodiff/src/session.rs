@@ -241,25 +241,33 @@ impl<F: Scalar> Session<F> {
             }
             match feeds.iter().position(|(n, _)| **n == *spec.name) {
                 Some(p) => self.feed_index[k] = p,
-                None => return Err(RunError::MissingFeed { name: spec.name.clone() }),
+                // A feed that names no input is the likelier mistake (a misspelt name), and its
+                // error lists the inputs.
+                None => {
+                    return Err(self.unknown_feed(feeds).unwrap_or(RunError::MissingFeed { name: spec.name.clone() }))
+                }
             }
         }
         // Every input was found, so more feeds than inputs means an unknown name or a repeated
         // one (the first of which would be read, silently).
         if feeds.len() > specs.len() {
+            if let Some(e) = self.unknown_feed(feeds) {
+                return Err(e);
+            }
             for (i, (n, _)) in feeds.iter().enumerate() {
-                let Some(spec) = specs.iter().find(|s| *s.name == **n) else {
-                    return Err(RunError::UnknownFeed {
-                        name: n.to_string(),
-                        known: specs.iter().map(|s| s.name.clone()).collect(),
-                    });
-                };
                 if feeds[..i].iter().any(|(m, _)| m == n) {
-                    return Err(RunError::DuplicateFeed { name: spec.name.clone() });
+                    return Err(RunError::DuplicateFeed { name: (*n).into() });
                 }
             }
         }
         Ok(())
+    }
+
+    /// [`RunError::UnknownFeed`] for the first feed that names no input, if any.
+    fn unknown_feed(&self, feeds: &[(&str, &[F])]) -> Option<RunError> {
+        let specs = &self.plan.inner.feeds;
+        let (name, _) = feeds.iter().find(|(n, _)| !specs.iter().any(|s| *s.name == **n))?;
+        Some(RunError::UnknownFeed { name: name.to_string(), known: specs.iter().map(|s| s.name.clone()).collect() })
     }
 
     fn check_params(&self, params: &ParamStore<F>) -> Result<(), RunError> {

@@ -96,6 +96,9 @@ fn run_errors_name_the_feed_or_param() {
     assert_eq!(e, "input \"x\" was not fed");
     let e = s.run(&store, &[("x", &[1.0; 8]), ("z", &[1.0])]).unwrap_err().to_string();
     assert!(e.contains("feed \"z\" names no input") && e.contains("\"x\""), "{e}");
+    // A misspelt name alone: the error names it and the inputs, not only the missing input.
+    let e = s.run(&store, &[("X", &[1.0; 8])]).unwrap_err().to_string();
+    assert_eq!(e, "feed \"X\" names no input of the plan; its inputs are [\"x\"]");
     let e = s.run(&store, &[("x", &[1.0; 8]), ("x", &[2.0; 8])]).unwrap_err().to_string();
     assert_eq!(e, "input \"x\" is fed twice");
     let e = s.run(&store, &[("x", &[1.0; 6])]).unwrap_err().to_string();

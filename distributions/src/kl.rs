@@ -140,7 +140,7 @@ impl<'g, F: Scalar> KlDivergence<'g, F, Independent<'g, F>> for Independent<'g, 
                 q,
                 format!(
                     "event shapes must match at both levels: {pe} vs {qe} (base event shapes {pbe} vs {qbe}); \
-                     use a Monte-Carlo divergence (mc_kl)"
+                     use a Monte-Carlo divergence (mc_kl; in a layer, Divergence::MonteCarlo)"
                 ),
             );
         }
@@ -249,7 +249,9 @@ fn mvn_pair<'g, F: Scalar>(
     match (a, b) {
         (Ok(a), Ok(b)) if a.d == b.d => mvn_kl(a, b),
         (Ok(a), Ok(b)) => kl_error(p, q, format!("event sizes differ: {} vs {}", a.d, b.d)),
-        (Err(e), _) | (_, Err(e)) => kl_error(p, q, format!("{e}; use a Monte-Carlo divergence (mc_kl)")),
+        (Err(e), _) | (_, Err(e)) => {
+            kl_error(p, q, format!("{e}; use a Monte-Carlo divergence (mc_kl; in a layer, Divergence::MonteCarlo)"))
+        }
     }
 }
 
@@ -290,7 +292,7 @@ fn kl_error<'g, F: Scalar>(p: &dyn Distribution<'g, F>, q: &dyn Distribution<'g,
 
 /// `KL(p ‖ q)` for distributions known only as trait objects, dispatched on their families to
 /// the analytic forms of [`KlDivergence`]. A pair without one records the error
-/// `KL(StudentT || Normal) has no analytic form; use a Monte-Carlo divergence (mc_kl)` and
+/// `KL(StudentT || Normal) has no analytic form; use a Monte-Carlo divergence (mc_kl; in a layer, Divergence::MonteCarlo)` and
 /// returns a poisoned tensor.
 ///
 /// ```
@@ -330,7 +332,7 @@ pub fn kl_divergence<'g, F: Scalar>(p: &dyn Distribution<'g, F>, q: &dyn Distrib
                 g,
                 "kl_divergence",
                 format!(
-                    "KL({} || {}) has no analytic form; use a Monte-Carlo divergence (mc_kl)",
+                    "KL({} || {}) has no analytic form; use a Monte-Carlo divergence (mc_kl; in a layer, Divergence::MonteCarlo)",
                     describe(p),
                     describe(q)
                 ),

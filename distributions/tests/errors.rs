@@ -16,7 +16,7 @@ fn unsupported_dynamic_pair_names_both_families_and_suggests_mc_kl() {
         let kl = kl_divergence(&p, &q);
         assert!(kl.is_poisoned());
     });
-    assert!(e.contains("KL(StudentT || Normal) has no analytic form; use a Monte-Carlo divergence (mc_kl)"), "{e}");
+    assert!(e.contains("KL(StudentT || Normal) has no analytic form; use a Monte-Carlo divergence (mc_kl; in a layer, Divergence::MonteCarlo)"), "{e}");
 }
 
 #[test]

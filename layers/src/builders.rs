@@ -28,7 +28,8 @@ pub trait DistributionFn<F: Scalar>: Send + Sync {
 pub type DistFn<F> = Arc<dyn DistributionFn<F>>;
 
 /// Any closure with the builder's signature is a builder: this is the escape hatch for
-/// posteriors and priors the library does not ship.
+/// posteriors and priors the library does not ship. Pass the closure through
+/// [`distribution_fn`] so that Rust gives it that signature.
 impl<F: Scalar, C> DistributionFn<F> for C
 where
     C: for<'g, 's> Fn(&mut LayerCx<'g, 's, F>, &str, &[usize], bool) -> Box<dyn Distribution<'g, F> + 'g> + Send + Sync,
@@ -43,6 +44,35 @@ where
         let g = cx.graph();
         in_user_code(g, || self(cx, name, shape, trainable))
     }
+}
+
+/// Returns `f`, typed as a builder. A closure's signature is inferred from where it is written,
+/// and a builder's (its result borrows the graph of its first argument) cannot be inferred from
+/// `Arc::new(|cx, name, shape, trainable| ...)`; written as the argument of this function, it
+/// is. The result goes wherever a builder does:
+///
+/// ```
+/// use std::sync::Arc;
+/// use distributions::{Independent, Normal};
+/// use layers::builders::distribution_fn;
+/// use layers::DenseFlipout;
+///
+/// // TFP's `lambda dtype, shape, name, trainable, add_variable_fn: tfd.Independent(
+/// //     tfd.Normal(0., 0.5), reinterpreted_batch_ndims=len(shape))`.
+/// let prior = distribution_fn(|cx, _name, shape, _trainable| {
+///     let g = cx.graph();
+///     let normal = Normal::with_batch_shape(g.scalar(0.0), g.scalar(0.5), shape);
+///     Box::new(Independent::new(Box::new(normal), shape.len()))
+/// });
+/// let layer = DenseFlipout::<f32>::new(10).kernel_prior_fn(Some(Arc::new(prior)));
+/// let net = layers::Sequential::new().add(layer);
+/// assert!(layers::Model::new(net, &[4], layers::Likelihood::Categorical, 0).is_ok());
+/// ```
+pub fn distribution_fn<F: Scalar, C>(f: C) -> C
+where
+    C: for<'g, 's> Fn(&mut LayerCx<'g, 's, F>, &str, &[usize], bool) -> Box<dyn Distribution<'g, F> + 'g> + Send + Sync,
+{
+    f
 }
 
 /// `σ = eps(dtype) + softplus(ρ)`: TFP's transform of the untransformed scale. The machine

@@ -75,8 +75,9 @@ impl Likelihood {
                      axis, which needs an even length; the network's output is {out}"
                 ))
             }
-            Likelihood::Categorical if out.rank() < 2 || last == Some(0) => Err(format!(
-                "the Categorical head reads class logits from the last axis; the network's output is {out}"
+            Likelihood::Categorical if out.rank() < 2 || last.is_some_and(|c| c < 2) => Err(format!(
+                "the Categorical head reads class logits from the last axis, which needs at least 2 classes; \
+                 the network's output is {out}"
             )),
             _ => Ok(()),
         }

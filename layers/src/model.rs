@@ -301,7 +301,7 @@ impl<F: Scalar> Model<F> {
                 self.input_dims
             )));
         }
-        Ok(())
+        non_finite(x, width, "input")
     }
 
     fn check_data(&self, data: &Dataset<F>) -> Result<(), ModelError> {
@@ -323,11 +323,20 @@ impl<F: Scalar> Model<F> {
             return Err(ModelError::Data("the data set is empty".into()));
         }
         let (xw, yw) = (data.x_width(), data.y_width());
-        if let Some(i) = data.x.iter().position(|v| !v.is_finite()) {
-            return Err(ModelError::Data(format!("input value {} of example {} is {}", i % xw, i / xw, data.x[i])));
-        }
-        if let Some(i) = data.y.iter().position(|v| !v.is_finite()) {
-            return Err(ModelError::Data(format!("label value {} of example {} is {}", i % yw, i / yw, data.y[i])));
+        non_finite(&data.x, xw, "input")?;
+        non_finite(&data.y, yw, "label")?;
+        if self.likelihood == Likelihood::Categorical {
+            let classes = self.output_dims.last().copied().unwrap_or(0);
+            let class =
+                |v: &F| v.to_f64_lossless().fract() == 0.0 && (0.0..classes as f64).contains(&v.to_f64_lossless());
+            if let Some(i) = data.y.iter().position(|v| !class(v)) {
+                return Err(ModelError::Data(format!(
+                    "label value {} of example {} is {}; the Categorical head takes class indices 0..{classes}",
+                    i % yw,
+                    i / yw,
+                    data.y[i]
+                )));
+            }
         }
         if self.likelihood == Likelihood::Bernoulli {
             let zero_one = |v: &F| (F::zero()..=F::one()).contains(v);
@@ -490,5 +499,15 @@ fn summarize<F: Scalar>(likelihood: Likelihood, passes: &[Pass<F>], dims: Vec<us
             mean,
             entropy: None,
         }
+    }
+}
+
+/// The first non-finite value of `values` (`width` per example), as an error naming it.
+fn non_finite<F: Scalar>(values: &[F], width: usize, what: &str) -> Result<(), ModelError> {
+    match values.iter().position(|v| !v.is_finite()) {
+        Some(i) => {
+            Err(ModelError::Data(format!("{what} value {} of example {} is {}", i % width, i / width, values[i])))
+        }
+        None => Ok(()),
     }
 }

@@ -12,7 +12,9 @@ use crate::layer::{build_layer, Layer, LayerCx, Mode};
 
 /// Checks the gradients of `layer`'s output and of its total divergence with respect to its
 /// input (`[batch, input_dims...]`, standard-normal values) and to every parameter it creates
-/// (at their initial values from `seed`). Returns the first failure.
+/// (at their initial values from `seed`). Returns the first failure, which names the check's
+/// inputs `x0` (the layer's input), `x1`, `x2`, ... (its parameters in creation order) and
+/// ends with their legend, e.g. `(x0 = the layer's input, x1 = gate/gate_loc, ...)`.
 pub fn check_layer_grads(
     layer: &dyn Layer<f64>,
     input_dims: &[usize],
@@ -43,11 +45,16 @@ pub fn check_layer_grads(
     x_shape.extend_from_slice(input_dims);
     let mut specs = vec![Spec::new(Shape::from(&x_shape[..]))];
     specs.extend(params.iter().map(|(_, shape, v)| Spec::new(Shape::from(&shape[..])).values(v.clone())));
+    // Failures name the check's inputs x0, x1, ...: say which is which.
+    let legend: String = std::iter::once("x0 = the layer's input".to_string())
+        .chain(params.iter().enumerate().map(|(k, (path, _, _))| format!("x{} = {path}", k + 1)))
+        .collect::<Vec<_>>()
+        .join(", ");
     let store = RefCell::new(store);
     for (what, take_kl) in [("output", false), ("divergence", true)] {
         let f = layer_fn(layer, &params, &store, take_kl);
         try_check_grads(&f, &specs, order, GradCheckOptions::default())
-            .map_err(|e| format!("{} {what}: {e}", layer.name()))?;
+            .map_err(|e| format!("{} {what}: {e} ({legend})", layer.name()))?;
     }
     Ok(())
 }

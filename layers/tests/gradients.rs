@@ -2,10 +2,12 @@
 
 use std::sync::Arc;
 
+use autodiff::ops::stop_gradient;
+use autodiff::prelude::{Init, Tensor};
 use layers::testing::check_layer_grads;
 use layers::{
     Activation, Dense, DenseFlipout, DenseLocalReparameterization, DenseReparameterization, DenseVariational,
-    Divergence, MeanFieldNormal, MvnTriLPosterior, NormalPrior, Sequential, TrainableNormalPrior,
+    Divergence, Layer, LayerCx, MeanFieldNormal, MvnTriLPosterior, NormalPrior, Sequential, TrainableNormalPrior,
 };
 
 #[test]
@@ -79,4 +81,23 @@ fn local_reparameterization_has_exact_gradients_at_zero_inputs() {
         let want = mu[i * 2] + mu[i * 2 + 1];
         assert!((gx[i] - want).abs() < 1e-12, "input {i}: {} vs {want}", gx[i]);
     }
+}
+
+/// A layer whose author cut its weight's gradient by mistake.
+struct CutGradient;
+
+impl Layer<f64> for CutGradient {
+    fn name(&self) -> &str {
+        "cut"
+    }
+    fn forward<'g>(&self, x: Tensor<'g, f64>, cx: &mut LayerCx<'g, '_, f64>) -> Tensor<'g, f64> {
+        let w = cx.param("w", &[3], Init::Normal { mean: 1.0, std: 0.5 }, true);
+        x * stop_gradient(w)
+    }
+}
+
+#[test]
+fn a_layer_with_a_wrong_gradient_fails_its_check_naming_the_parameter() {
+    let e = check_layer_grads(&CutGradient, &[3], 2, 1, 1).unwrap_err();
+    assert!(e.contains("cut output: d/dx1[") && e.contains("x1 = cut/w"), "{e}");
 }

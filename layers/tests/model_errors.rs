@@ -39,6 +39,15 @@ fn non_finite_data_and_bernoulli_labels_outside_zero_one_are_refused() {
     let mut b = Model::new(net(1), &[2], Likelihood::Bernoulli, 0).unwrap();
     let e = b.fit(&data(vec![0.0; 4], vec![1.0, -1.0]), &opts, &mut Adam::new(0.01), |_| {}).err().unwrap();
     assert!(e.to_string().contains("example 1 is -1; the Bernoulli head takes labels in [0, 1]"), "{e}");
+    // Categorical labels are class indices of the head: checked before training, by example.
+    let mut c = Model::new(net(3), &[2], Likelihood::Categorical, 0).unwrap();
+    for (bad, shown) in [(5.0, "5"), (1.5, "1.5"), (-1.0, "-1")] {
+        let e = c.fit(&data(vec![0.0; 4], vec![2.0, bad]), &opts, &mut Adam::new(0.01), |_| {}).err().unwrap();
+        let want = format!("example 1 is {shown}; the Categorical head takes class indices 0..3");
+        assert!(e.to_string().contains(&want), "{e}");
+    }
+    let e = Model::new(net(1), &[2], Likelihood::Categorical, 0).err().unwrap().to_string();
+    assert!(e.contains("needs at least 2 classes"), "{e}");
 }
 
 #[test]
@@ -65,6 +74,11 @@ fn predictions_need_examples_and_samples() {
     let e = m.predict_mc(&[1.0, 2.0], 0, 0).err().unwrap().to_string();
     assert!(e.contains("at least 1 sample"), "{e}");
     assert_eq!(m.predict_mc(&[1.0, 2.0], 3, 0).unwrap().mean.len(), 1);
+    // A NaN input would come back as a NaN mean with a finite, confident spread.
+    let e = m.predict_mc(&[1.0, 2.0, 3.0, f32::NAN], 3, 0).err().unwrap().to_string();
+    assert!(e.contains("input value 1 of example 1 is NaN"), "{e}");
+    let e = m.predict(&[f32::INFINITY, 2.0], Mode::Sample, 0).err().unwrap().to_string();
+    assert!(e.contains("input value 0 of example 0 is inf"), "{e}");
 }
 
 #[test]
