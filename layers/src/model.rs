@@ -49,12 +49,19 @@ impl fmt::Display for ModelError {
             ModelError::Optim(e) => write!(f, "optimizer: {e}"),
             ModelError::Data(e) => write!(f, "data: {e}"),
             ModelError::Config(e) => write!(f, "model: {e}"),
-            ModelError::Diverged { epoch, step, loss } => write!(
-                f,
-                "the loss is {loss} at epoch {epoch}, step {step} (that step was not applied): lower the learning \
-                 rate, or run `Model::training_plan` in a session with `SessionOptions {{ check_finite: true, .. }}` \
-                 to find the first node that is not finite"
-            ),
+            ModelError::Diverged { epoch, step, loss } => {
+                write!(f, "the loss is {loss} at epoch {epoch}, step {step} (that step was not applied): ")?;
+                // Before any update the learning rate cannot be the cause.
+                if (*epoch, *step) == (0, 0) {
+                    f.write_str("before any update, so the initial model or the data produce it (a prior or posterior constant, say)")?;
+                } else {
+                    f.write_str("lower the learning rate")?;
+                }
+                f.write_str(
+                    "; run `Model::training_plan` in a session with `SessionOptions { check_finite: true, .. }` to \
+                     find the first node that is not finite",
+                )
+            }
         }
     }
 }

@@ -59,8 +59,13 @@ fn a_loss_that_is_not_finite_stops_training_before_its_step_is_applied() {
     let e = m.fit(&data(vec![1e30, -1e30, 1e30, 1e30], vec![0.0, 0.0]), &opts, &mut Adam::new(0.01), |_| {});
     match e {
         Err(ModelError::Diverged { epoch: 0, step: 0, loss }) => assert!(loss.is_infinite(), "{loss}"),
-        other => panic!("expected a diverged loss at the first step, got {other:?}"),
+        ref other => panic!("expected a diverged loss at the first step, got {other:?}"),
     }
+    // Before any update the advice is about the model and data, later about the learning rate.
+    let first = e.err().unwrap().to_string();
+    assert!(first.contains("before any update") && !first.contains("learning rate"), "{first}");
+    let later = ModelError::Diverged { epoch: 1, step: 3, loss: f64::NAN }.to_string();
+    assert!(later.contains("lower the learning rate") && later.contains("check_finite"), "{later}");
     for (id, p) in before.iter() {
         assert_eq!(m.store().param(id).data(), p.data(), "{}", p.path());
     }
