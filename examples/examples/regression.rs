@@ -20,7 +20,6 @@ use std::f64::consts::PI;
 use autodiff::optim::Adam;
 use examples::{column_stats, diabetes, result_line, Args};
 use indicatif::{ProgressBar, ProgressStyle};
-use layers::checkpoint::{load_training, save_training};
 use layers::{Activation, Dataset, DenseFlipout, FitOptions, Likelihood, Model, Sequential};
 use plotters::prelude::*;
 
@@ -87,12 +86,12 @@ fn diabetes_experiment(args: &Args) -> Metrics {
     pb.finish();
 
     // Save the run, and evaluate a fresh model loaded from it (training could resume from it
-    // too: the file holds Adam's moments and step count).
+    // too: the file holds Adam's moments and the epochs and steps trained).
     std::fs::create_dir_all("target").expect("target directory");
     let path = std::path::Path::new("target/regression_diabetes.safetensors");
-    save_training(path, model.store(), &adam, &[("epochs", &epochs.to_string())]).expect("checkpoint saves");
+    model.save_training(path, &adam, &[]).expect("checkpoint saves");
     let mut model = Model::new(mlp(32, 1), &[10], head, args.seed).expect("model builds");
-    load_training(path, model.store_mut(), &mut Adam::new(0.01)).expect("checkpoint loads");
+    model.load_training(path, &mut Adam::new(0.01)).expect("checkpoint loads");
     println!("checkpoint: {}", path.display());
 
     let samples = if args.quick { 20 } else { 200 };

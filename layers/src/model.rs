@@ -3,6 +3,7 @@
 //! mean, spread and entropy, run in parallel on one compiled plan).
 
 use std::fmt;
+use std::path::Path;
 use std::time::Instant;
 
 use autodiff::optim::{OptimError, Optimizer};
@@ -10,6 +11,7 @@ use autodiff::prelude::*;
 use rayon::prelude::*;
 use smallvec::SmallVec;
 
+use crate::checkpoint::{self, CheckpointError};
 use crate::data::{shuffle, Dataset};
 use crate::elbo::elbo_loss;
 use crate::layer::{build_layer, Layer, LayerCx, Mode};
@@ -84,6 +86,9 @@ impl From<OptimError> for ModelError {
     }
 }
 
+/// Checkpoint metadata keys of [`Model::save_training`]: epochs and steps trained.
+const PROGRESS_KEYS: [&str; 2] = ["epochs_trained", "steps_trained"];
+
 /// A network with a likelihood head and its parameter store.
 pub struct Model<F: Scalar> {
     net: Box<dyn Layer<F>>,
@@ -94,6 +99,10 @@ pub struct Model<F: Scalar> {
     /// Prediction plans compiled so far, by mode: the network is fixed once built, so `predict`
     /// and `predict_mc` compile each mode once.
     prediction_plans: Vec<(Mode, Plan<F>)>,
+    /// Epochs and steps trained so far, over all `fit` calls: the next epoch's shuffle and the
+    /// next step's noise continue from them.
+    epochs_trained: u64,
+    steps_trained: u64,
 }
 
 /// Options of [`Model::fit`].
@@ -105,7 +114,9 @@ pub struct FitOptions {
     pub batch_size: usize,
     /// Shuffle the examples every epoch.
     pub shuffle: bool,
-    /// Seed of the shuffling and of the training noise.
+    /// Seed of the shuffling and of the training noise. Consecutive `fit` calls continue the
+    /// same streams (epoch and step counts carry over, see [`Model::epochs_trained`]), so two
+    /// calls of one epoch train as one call of two.
     pub seed: u64,
     /// Kernel threads of the training session (`None`: the default).
     pub threads: Option<usize>,
@@ -120,7 +131,7 @@ impl Default for FitOptions {
 /// What one epoch of training measured.
 #[derive(Clone, Debug)]
 pub struct EpochStats {
-    /// Epoch index, from 0.
+    /// Epoch index over the model's training so far, from 0 (see [`Model::epochs_trained`]).
     pub epoch: usize,
     /// Mean loss per example over the epoch's steps: the negative ELBO plus the regularizers.
     pub loss: f64,
@@ -170,6 +181,8 @@ impl<F: Scalar> Model<F> {
             output_dims: vec![],
             store: ParamStore::new(seed),
             prediction_plans: Vec::new(),
+            epochs_trained: 0,
+            steps_trained: 0,
         };
         let g = Graph::<F>::new();
         let mut cx = LayerCx::new(&g, &mut m.store, Mode::Sample);
@@ -197,6 +210,54 @@ impl<F: Scalar> Model<F> {
     /// The likelihood head.
     pub fn likelihood(&self) -> Likelihood {
         self.likelihood
+    }
+    /// Epochs trained so far, over all [`fit`](Model::fit) calls.
+    pub fn epochs_trained(&self) -> u64 {
+        self.epochs_trained
+    }
+    /// Optimizer steps taken so far, over all [`fit`](Model::fit) calls.
+    pub fn steps_trained(&self) -> u64 {
+        self.steps_trained
+    }
+
+    /// Saves the training run to `path`: the parameters and `optimizer`'s state (see
+    /// [`checkpoint::save_training`]), plus the epochs and steps trained so far (metadata keys
+    /// `epochs_trained` and `steps_trained`) so that a run resumed with
+    /// [`load_training`](Model::load_training) continues its shuffling and noise streams.
+    pub fn save_training(
+        &self,
+        path: &Path,
+        optimizer: &dyn Optimizer<F>,
+        metadata: &[(&str, &str)],
+    ) -> Result<(), CheckpointError> {
+        let (epochs, steps) = (self.epochs_trained.to_string(), self.steps_trained.to_string());
+        let mut meta = vec![(PROGRESS_KEYS[0], epochs.as_str()), (PROGRESS_KEYS[1], steps.as_str())];
+        meta.extend_from_slice(metadata);
+        checkpoint::save_training(path, &self.store, optimizer, &meta)
+    }
+
+    /// Loads a run saved by [`save_training`](Model::save_training) into this model (built with
+    /// the same network) and `optimizer`: parameters, optimizer state and training progress, all
+    /// or nothing. A file without progress keys (written by [`checkpoint::save_training`])
+    /// counts as a run not trained yet.
+    pub fn load_training(
+        &mut self,
+        path: &Path,
+        optimizer: &mut dyn Optimizer<F>,
+    ) -> Result<checkpoint::Loaded<F>, CheckpointError> {
+        // Read the progress before anything changes, so a bad value changes nothing.
+        let progress = checkpoint::read_metadata(path)?;
+        let count = |key: &str| match progress.get(key) {
+            None => Ok(0),
+            Some(v) => v.parse::<u64>().map_err(|_| CheckpointError::Corrupt {
+                file: path.to_path_buf(),
+                reason: format!("metadata \"{key}\" is \"{v}\", not a count"),
+            }),
+        };
+        let (epochs, steps) = (count(PROGRESS_KEYS[0])?, count(PROGRESS_KEYS[1])?);
+        let loaded = checkpoint::load_training(path, &mut self.store, optimizer)?;
+        (self.epochs_trained, self.steps_trained) = (epochs, steps);
+        Ok(loaded)
     }
     /// Per-example output dims of the network.
     pub fn output_dims(&self) -> &[usize] {
@@ -259,16 +320,17 @@ impl<F: Scalar> Model<F> {
         let mut order: Vec<usize> = (0..data.len()).collect();
         let (mut xb, mut yb) = (Vec::new(), Vec::new());
         let mut history = Vec::with_capacity(opts.epochs);
-        for epoch in 0..opts.epochs {
+        for _ in 0..opts.epochs {
             let t0 = Instant::now();
+            let epoch = self.epochs_trained as usize;
             if opts.shuffle {
                 order.iter_mut().enumerate().for_each(|(i, o)| *o = i);
-                shuffle(&mut order, opts.seed, epoch as u64);
+                shuffle(&mut order, opts.seed, self.epochs_trained);
             }
             let (mut loss_sum, mut nll_sum, mut kl, mut seen, mut steps) = (0.0, 0.0, 0.0, 0usize, 0usize);
             for batch in order.chunks(opts.batch_size) {
                 data.gather_into(batch, &mut xb, &mut yb);
-                let out = session.run(&self.store, &[("x", &xb), ("y", &yb)])?;
+                let out = session.run_at_step(self.steps_trained, &self.store, &[("x", &xb), ("y", &yb)])?;
                 let b = batch.len() as f64;
                 let loss = out.scalar(0).to_f64_lossless();
                 if !loss.is_finite() {
@@ -283,7 +345,9 @@ impl<F: Scalar> Model<F> {
                     params.iter().enumerate().map(|(i, &id)| (id, out.get(3 + i))).collect();
                 let store = &mut self.store;
                 out.in_context(|| optimizer.step(store, &grads))?;
+                self.steps_trained += 1;
             }
+            self.epochs_trained += 1;
             let stats = EpochStats {
                 epoch,
                 loss: loss_sum / seen as f64,
@@ -380,7 +444,8 @@ impl<F: Scalar> Model<F> {
     }
 
     /// One pass over `x`: the posterior-mean network (`Mode::Mean`) or the stochastic pass of
-    /// run `step` (`Mode::Sample`). Returns the mean (or probabilities) and, for Normal heads,
+    /// run `step` (`Mode::Sample`), whose noise is keyed by the seed given to [`Model::new`]
+    /// (a checkpoint does not carry it). Returns the mean (or probabilities) and, for Normal heads,
     /// the scale.
     pub fn predict(&mut self, x: &[F], mode: Mode, step: u64) -> Result<(Vec<F>, Option<Vec<F>>), ModelError> {
         self.check_inputs(x)?;

@@ -625,22 +625,25 @@ fn a_saved_and_reloaded_model_predicts_and_trains_on_identically() {
     model.fit(&data, &opts(5), &mut adam, |_| {}).unwrap();
     let dir = TempDir::new("model");
     let path = dir.file("model.safetensors");
-    save_training(&path, model.store(), &adam, &[]).unwrap();
+    model.save_training(&path, &adam, &[("note", "two epochs")]).unwrap();
 
     // A fresh model (its initial values, not the trained ones), then the checkpoint. The seed
     // is the model's, a constructor argument: it keys `predict`'s stochastic passes.
     let mut reloaded = Model::new(net(), &[4], Likelihood::Categorical, 1).unwrap();
     let mut reloaded_adam = Adam::<f32>::new(0.01);
     assert_ne!(snapshot(reloaded.store()), snapshot(model.store()));
-    load_training(&path, reloaded.store_mut(), &mut reloaded_adam).unwrap();
+    let loaded = reloaded.load_training(&path, &mut reloaded_adam).unwrap();
+    assert_eq!((loaded.metadata["note"].as_str(), loaded.metadata["epochs_trained"].as_str()), ("two epochs", "2"));
     assert_eq!(snapshot(reloaded.store()), snapshot(model.store()));
+    assert_eq!((reloaded.epochs_trained(), reloaded.steps_trained()), (2, 6));
     let mean = |m: &mut Model<f32>| m.predict(&x, Mode::Mean, 0).unwrap().0;
     let sample = |m: &mut Model<f32>| m.predict(&x, Mode::Sample, 3).unwrap().0;
     assert_eq!(bits(&mean(&mut reloaded)), bits(&mean(&mut model)));
     assert_eq!(bits(&sample(&mut reloaded)), bits(&sample(&mut model)));
     let mc = |m: &mut Model<f32>| m.predict_mc(&x, 8, 4).unwrap().mean;
     assert_eq!(mc(&mut reloaded), mc(&mut model));
-    // Training on from the checkpoint continues the same run.
+    // Training on from the checkpoint continues the same run: the same shuffles and noise as
+    // the original's third and fourth epochs.
     model.fit(&data, &opts(6), &mut adam, |_| {}).unwrap();
     reloaded.fit(&data, &opts(6), &mut reloaded_adam, |_| {}).unwrap();
     assert_eq!(snapshot(reloaded.store()), snapshot(model.store()));

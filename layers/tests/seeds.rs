@@ -71,3 +71,27 @@ fn layers_with_equal_posteriors_draw_different_noise() {
     let out = outputs(&[&p, &q], 1);
     assert_ne!(out[0], out[1]);
 }
+
+#[test]
+fn consecutive_fits_continue_one_run() {
+    // Two calls of one epoch each draw the second epoch's shuffle and noise, not the first's
+    // again: they train exactly as one call of two epochs.
+    let train = |calls: &[usize]| {
+        let net = Sequential::new().add(DenseFlipout::new(8)).add(DenseFlipout::new(1));
+        let mut model = Model::new(net, &[2], Likelihood::Normal { scale: 0.5 }, 1).unwrap();
+        let mut adam = Adam::new(0.01);
+        let mut losses = Vec::new();
+        for &epochs in calls {
+            let opts = FitOptions { epochs, batch_size: 8, shuffle: true, seed: 2, threads: Some(1) };
+            let history = model.fit(&data(), &opts, &mut adam, |_| {}).unwrap();
+            losses.extend(history.iter().map(|s| (s.epoch, s.loss.to_bits())));
+        }
+        let params: Vec<Vec<u32>> =
+            model.store().iter().map(|(_, p)| p.data().iter().map(|v| v.to_bits()).collect()).collect();
+        (losses, params, model.epochs_trained(), model.steps_trained())
+    };
+    let (one, two) = (train(&[2]), train(&[1, 1]));
+    assert_eq!(one, two);
+    assert_eq!((one.2, one.3), (2, 8));
+    assert_eq!(one.0.iter().map(|l| l.0).collect::<Vec<_>>(), [0, 1]);
+}
