@@ -157,8 +157,8 @@ fn main() {
     let seconds = t0.elapsed().as_secs_f64();
 
     let mean = |v: &[f32]| v.iter().map(|&x| x as f64).sum::<f64>() / v.len() as f64;
-    let heldout = mean(&flow.log_prob_values(&mut store, &to_f32(&test)).expect("evaluation runs"));
-    let train_ll = mean(&flow.log_prob_values(&mut store, &to_f32(&train)).expect("evaluation runs"));
+    let heldout = mean(&flow.log_prob_values(&store, &to_f32(&test)).expect("evaluation runs"));
+    let train_ll = mean(&flow.log_prob_values(&store, &to_f32(&train)).expect("evaluation runs"));
     let gaussian = gaussian_baseline(&train, &test);
 
     // The density on a grid (cell centres) and 1,000 samples.
@@ -169,14 +169,10 @@ fn main() {
         .map(|v| v as f32)
         .collect();
     let density: Vec<f64> =
-        flow.log_prob_values(&mut store, &cells).expect("evaluation runs").iter().map(|&l| (l as f64).exp()).collect();
+        flow.log_prob_values(&store, &cells).expect("evaluation runs").iter().map(|&l| (l as f64).exp()).collect();
     let mass_in_view: f64 = density.iter().sum::<f64>() * dx * dy;
-    let samples: Vec<f64> = flow
-        .sample_values(&mut store, 1000, args.seed ^ 0x5a)
-        .expect("sampling runs")
-        .iter()
-        .map(|&v| v as f64)
-        .collect();
+    let samples: Vec<f64> =
+        flow.sample_values(&store, 1000, args.seed ^ 0x5a).expect("sampling runs").iter().map(|&v| v as f64).collect();
     let path = "target/made_density.svg";
     plot((nx, ny), &density, &test, &samples, path).expect("plot writes");
 

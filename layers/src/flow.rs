@@ -295,25 +295,47 @@ impl<F: Scalar> Flow<F> {
         Ok(history)
     }
 
-    /// `log p(y)` of each row of `data` (`n × D`, row-major), with the parameters in `store`.
-    pub fn log_prob_values(&self, store: &mut ParamStore<F>, data: &[F]) -> Result<Vec<F>, ModelError> {
+    /// `log p(y)` of each row of `data` (`n × D`, row-major), with the parameters in `store`
+    /// (an error if they are not there: see [`Flow::fit`]).
+    pub fn log_prob_values(&self, store: &ParamStore<F>, data: &[F]) -> Result<Vec<F>, ModelError> {
         self.check_rows(data)?;
         let g = Graph::<F>::new();
-        let mut cx = LayerCx::new(&g, store, Mode::Sample);
         let y = g.batched_input("y", &[self.event_size]);
-        let lp = self.log_prob(y, &mut cx);
-        drop(cx);
+        let lp = self.build_on(store, &g, |cx| self.log_prob(y, cx))?;
         let mut s = Session::new(g.compile(&[lp])?, store.seed());
         Ok(s.run(store, &[("y", data)])?[0].to_vec())
     }
 
-    /// `n` draws (`n × D`, row-major) from base noise keyed by `seed`.
-    pub fn sample_values(&self, store: &mut ParamStore<F>, n: usize, seed: u64) -> Result<Vec<F>, ModelError> {
+    /// `n` draws (`n × D`, row-major) from base noise keyed by `seed`, with the parameters in
+    /// `store` (an error if they are not there: see [`Flow::fit`]).
+    pub fn sample_values(&self, store: &ParamStore<F>, n: usize, seed: u64) -> Result<Vec<F>, ModelError> {
         let g = Graph::<F>::new();
-        let mut cx = LayerCx::new(&g, store, Mode::Sample);
-        let draws = self.sample(n, &mut cx);
-        drop(cx);
+        let draws = self.build_on(store, &g, |cx| self.sample(n, cx))?;
         let mut s = Session::new(g.compile(&[draws])?, seed);
         Ok(s.run(store, &[])?[0].to_vec())
+    }
+
+    /// Builds `f` into `g` with the parameters of `store`. Building creates missing parameters,
+    /// so it builds on a copy and refuses a flow whose parameters the store lacks (another name,
+    /// or not trained): evaluating it would silently use fresh initial values.
+    fn build_on<'g>(
+        &self,
+        store: &ParamStore<F>,
+        g: &'g Graph<F>,
+        f: impl FnOnce(&mut LayerCx<'g, '_, F>) -> Tensor<'g, F>,
+    ) -> Result<Tensor<'g, F>, ModelError> {
+        let mut copy = store.clone();
+        let mut cx = LayerCx::new(g, &mut copy, Mode::Sample);
+        let t = f(&mut cx);
+        drop(cx);
+        if let Some((_, p)) = copy.iter().nth(store.len()) {
+            return Err(ModelError::Config(format!(
+                "flow \"{}\": the store has no parameter \"{}\"; fit the flow on this store, or load its \
+                 checkpoint, before evaluating it",
+                self.name,
+                p.path()
+            )));
+        }
+        Ok(t)
     }
 }

@@ -60,6 +60,8 @@ pub mod variable_layer;
 pub mod variational;
 
 pub use activation::Activation;
+/// Convolution and pooling settings, re-exported so layer code needs no `autodiff` import.
+pub use autodiff::ops::{DataFormat, Padding};
 pub use autoregressive::{
     made_degrees, made_masks, AutoregressiveNetwork, ConditionalInputLayers, HiddenDegrees, InputOrder,
 };

@@ -126,10 +126,10 @@ fn one_dimensional_flow_matches_its_closed_form_and_integrates_to_one() {
     // log p(y) = log N((y − b₀) e^{−b₁}; 0, 1) − b₁.
     let made = AutoregressiveNetwork::<f64>::new(2).name("made");
     let flow = Flow::new(1).then(MaskedAutoregressiveFlow::new(made));
-    let mut store = random_store(&flow, 3, 1.0, 0.8);
+    let store = random_store(&flow, 3, 1.0, 0.8);
     let b = store.get("flow/masked_autoregressive_flow/made/bias_0").unwrap().to_vec();
     let grid: Vec<f64> = (0..16001).map(|i| -80.0 + 0.01 * i as f64).collect();
-    let lp = flow.log_prob_values(&mut store, &grid).unwrap();
+    let lp = flow.log_prob_values(&store, &grid).unwrap();
     for (&y, &l) in grid.iter().zip(&lp).step_by(997) {
         let x = (y - b[0]) * (-b[1]).exp();
         let want = -0.5 * x * x - 0.5 * (2.0 * PI).ln() - b[1];
@@ -138,8 +138,8 @@ fn one_dimensional_flow_matches_its_closed_form_and_integrates_to_one() {
 
     // With hidden layers and several steps (still affine in 1-D, through the MADE's biases).
     let flow = tanh_flow(1, 3, &[4]);
-    let mut store = random_store(&flow, 4, 1.5, 0.8);
-    let lp = flow.log_prob_values(&mut store, &grid).unwrap();
+    let store = random_store(&flow, 4, 1.5, 0.8);
+    let lp = flow.log_prob_values(&store, &grid).unwrap();
     let mass: f64 = lp.iter().map(|l| l.exp() * 0.01).sum();
     assert!((mass - 1.0).abs() < 1e-9, "∫p = {mass}");
     let base: Vec<f64> = grid.iter().map(|y| -0.5 * y * y - 0.5 * (2.0 * PI).ln()).collect();
@@ -152,7 +152,7 @@ fn two_dimensional_flow_integrates_to_one() {
     // Random tanh MADEs: shift and log-scale are bounded, so the density has Gaussian tails and
     // the grid [-16, 16]² holds its mass (20,000 draws at these weights stay within 12); the midpoint rule converges fast on such densities.
     let flow = tanh_flow(2, 3, &[8, 8]);
-    let mut store = random_store(&flow, 11, 1.0, 0.3);
+    let store = random_store(&flow, 11, 1.0, 0.3);
     let (lo, h, n) = (-16.0, 0.04, 800);
     let mut grid = Vec::with_capacity(2 * n * n);
     for i in 0..n {
@@ -161,7 +161,7 @@ fn two_dimensional_flow_integrates_to_one() {
             grid.push(lo + h * (j as f64 + 0.5));
         }
     }
-    let lp = flow.log_prob_values(&mut store, &grid).unwrap();
+    let lp = flow.log_prob_values(&store, &grid).unwrap();
     let mass: f64 = lp.iter().map(|l| l.exp() * h * h).sum();
     assert!((mass - 1.0).abs() < 1e-3, "∫∫p = {mass}");
     // Far from the base N(0, I): the densities differ by more than a factor e somewhere with mass.
@@ -330,17 +330,30 @@ fn fit_recovers_a_correlated_gaussian() {
     assert_eq!(hist.len(), 100);
     assert_eq!(hist[0].steps, 20);
     assert!(hist[99].nll < hist[0].nll - 0.5, "{} → {}", hist[0].nll, hist[99].nll);
-    let lp = flow.log_prob_values(&mut store, &test).unwrap();
+    let lp = flow.log_prob_values(&store, &test).unwrap();
     let fitted = lp.iter().sum::<f64>() / 2000.0;
     let truth = test.chunks(2).map(true_lp).sum::<f64>() / 2000.0;
     // Estimation error of 5 parameters from 2000 points: ~5/(2·2000) nats; allow 0.01.
     assert!((fitted - truth).abs() < 0.01, "held-out mean log p: fitted {fitted}, true {truth}");
     // Samples have the target's moments (4 standard errors of 4000 draws).
-    let draws = flow.sample_values(&mut store, 4000, 9).unwrap();
+    let draws = flow.sample_values(&store, 4000, 9).unwrap();
     let m1 = draws.chunks(2).map(|y| y[0]).sum::<f64>() / 4000.0;
     let m2 = draws.chunks(2).map(|y| y[1]).sum::<f64>() / 4000.0;
     // E y₂ = −0.5 + 0.8 = 0.3, sd y₂ = sqrt(0.8²·0.25 + 0.09) = 0.5; sd of means 0.5/√4000.
     let se = 0.5 / 4000f64.sqrt();
     assert!((m1 - 1.0).abs() < 4.0 * se + 0.02, "mean y1 {m1}");
     assert!((m2 - 0.3).abs() < 4.0 * se + 0.02, "mean y2 {m2}");
+}
+
+#[test]
+fn evaluating_a_flow_whose_parameters_the_store_lacks_is_an_error() {
+    // Building would create them at their initial values and evaluate an untrained flow.
+    let flow = Flow::<f64>::masked_autoregressive(2, 2, &[4], Activation::Tanh).name("trained");
+    let store = random_store(&flow, 1, 1.0, 0.5);
+    let renamed = Flow::<f64>::masked_autoregressive(2, 2, &[4], Activation::Tanh).name("other");
+    for e in [renamed.log_prob_values(&store, &[0.5, -0.5]).err(), renamed.sample_values(&store, 3, 0).err()] {
+        let e = e.expect("an error").to_string();
+        assert!(e.contains("flow \"other\": the store has no parameter \"other/"), "{e}");
+    }
+    assert_eq!(flow.log_prob_values(&store, &[0.5, -0.5]).unwrap().len(), 1);
 }
