@@ -430,23 +430,6 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
     Ok(())
 }
 
-/// The `__metadata__` of the checkpoint at `path` (the reserved keys and every user key), after
-/// checking that the file is whole.
-pub fn read_metadata(path: &Path) -> Result<HashMap<String, String>, CheckpointError> {
-    let (_, _, header) = read_file(path)?;
-    Ok(header.metadata().clone().unwrap_or_default())
-}
-
-/// The file's bytes, its header's length and its parsed header. `read_metadata` checks that
-/// the tensors' offsets tile `bytes[8 + n..]` exactly.
-fn read_file(path: &Path) -> Result<(Vec<u8>, usize, Metadata), CheckpointError> {
-    let file = || path.to_path_buf();
-    let bytes = fs::read(path).map_err(|source| CheckpointError::Io { file: file(), action: "read", source })?;
-    let (n, header) = SafeTensors::read_metadata(&bytes)
-        .map_err(|e| CheckpointError::Corrupt { file: file(), reason: e.to_string() })?;
-    Ok((bytes, n, header))
-}
-
 /// Loads `path` into `store` strictly: see [`load_with`] with default [`LoadOptions`].
 pub fn load<F: Scalar>(path: &Path, store: &mut ParamStore<F>) -> Result<Loaded<F>, CheckpointError> {
     load_with(path, store, LoadOptions::default())
@@ -465,7 +448,10 @@ pub fn load_with<F: Scalar>(
     options: LoadOptions,
 ) -> Result<Loaded<F>, CheckpointError> {
     let file = || path.to_path_buf();
-    let (bytes, n, header) = read_file(path)?;
+    let bytes = fs::read(path).map_err(|source| CheckpointError::Io { file: file(), action: "read", source })?;
+    let (n, header): (usize, Metadata) = SafeTensors::read_metadata(&bytes)
+        .map_err(|e| CheckpointError::Corrupt { file: file(), reason: e.to_string() })?;
+    // `read_metadata` checked that the offsets tile `bytes[8 + n..]` exactly.
     let data = &bytes[8 + n..];
     let metadata = header.metadata().clone().unwrap_or_default();
     if let Some(format) = metadata.get("format") {
@@ -563,13 +549,25 @@ pub fn load_training<F: Scalar>(
     store: &mut ParamStore<F>,
     optimizer: &mut dyn Optimizer<F>,
 ) -> Result<Loaded<F>, CheckpointError> {
+    load_training_checked(path, store, optimizer, |_| Ok(())).map(|(loaded, ())| loaded)
+}
+
+/// [`load_training`], with `check` reading the file's metadata before anything changes: its
+/// error leaves the store and the optimizer as they were.
+pub(crate) fn load_training_checked<F: Scalar, R>(
+    path: &Path,
+    store: &mut ParamStore<F>,
+    optimizer: &mut dyn Optimizer<F>,
+    check: impl FnOnce(&HashMap<String, String>) -> Result<R, CheckpointError>,
+) -> Result<(Loaded<F>, R), CheckpointError> {
     let mut staged = store.clone();
     let loaded = load(path, &mut staged)?;
+    let checked = check(&loaded.metadata)?;
     let state: Vec<(String, Vec<F>)> =
         loaded.extra.iter().map(|(name, _, values)| (name.clone(), values.clone())).collect();
     optimizer
         .load_state(&staged, &state)
         .map_err(|source| CheckpointError::OptimizerState { file: path.to_path_buf(), source })?;
     *store = staged;
-    Ok(loaded)
+    Ok((loaded, checked))
 }

@@ -227,7 +227,9 @@ impl<F: Scalar> Flow<F> {
     /// Fits the flow to the rows of `data` (`n × D`, row-major) by minimising the mean negative
     /// log-likelihood (plus any regularizers) with `optimizer`, in mini-batches as
     /// [`Model::fit`](crate::Model::fit) does. Parameters live in `store` (created on first use).
-    /// Calls `on_epoch` after every epoch; returns the per-epoch statistics.
+    /// Calls `on_epoch` after every epoch; returns the per-epoch statistics. Unlike a `Model`, a
+    /// flow keeps no training progress: each call shuffles as from epoch 0 of `opts.seed`, so
+    /// continue a run across calls with a new seed per call.
     pub fn fit(
         &self,
         store: &mut ParamStore<F>,

@@ -34,10 +34,13 @@ pub enum ModelError {
     /// Training produced a loss that is not finite. The step that produced it was not applied,
     /// so the parameters are those before it.
     Diverged {
-        /// Epoch, from 0.
+        /// Epoch over the model's training, from 0 (see [`Model::epochs_trained`]).
         epoch: usize,
         /// Step within the epoch, from 0.
         step: usize,
+        /// Updates the model had taken before this step, over all `fit` calls (see
+        /// [`Model::steps_trained`]).
+        updates: u64,
         /// The loss (NaN or infinite).
         loss: f64,
     },
@@ -51,10 +54,10 @@ impl fmt::Display for ModelError {
             ModelError::Optim(e) => write!(f, "optimizer: {e}"),
             ModelError::Data(e) => write!(f, "data: {e}"),
             ModelError::Config(e) => write!(f, "model: {e}"),
-            ModelError::Diverged { epoch, step, loss } => {
+            ModelError::Diverged { epoch, step, updates, loss } => {
                 write!(f, "the loss is {loss} at epoch {epoch}, step {step} (that step was not applied): ")?;
                 // Before any update the learning rate cannot be the cause.
-                if (*epoch, *step) == (0, 0) {
+                if *updates == 0 {
                     f.write_str("before any update, so the initial model or the data produce it (a prior or posterior constant, say)")?;
                 } else {
                     f.write_str("lower the learning rate")?;
@@ -114,9 +117,9 @@ pub struct FitOptions {
     pub batch_size: usize,
     /// Shuffle the examples every epoch.
     pub shuffle: bool,
-    /// Seed of the shuffling and of the training noise. Consecutive `fit` calls continue the
-    /// same streams (epoch and step counts carry over, see [`Model::epochs_trained`]), so two
-    /// calls of one epoch train as one call of two.
+    /// Seed of the shuffling and of the training noise. Consecutive [`Model::fit`] calls continue
+    /// the same streams (epoch and step counts carry over, see [`Model::epochs_trained`]), so two
+    /// calls of one epoch train as one call of two; [`Flow::fit`](crate::Flow::fit) restarts them.
     pub seed: u64,
     /// Kernel threads of the training session (`None`: the default).
     pub threads: Option<usize>,
@@ -245,18 +248,20 @@ impl<F: Scalar> Model<F> {
         path: &Path,
         optimizer: &mut dyn Optimizer<F>,
     ) -> Result<checkpoint::Loaded<F>, CheckpointError> {
-        // Read the progress before anything changes, so a bad value changes nothing.
-        let progress = checkpoint::read_metadata(path)?;
-        let count = |key: &str| match progress.get(key) {
-            None => Ok(0),
-            Some(v) => v.parse::<u64>().map_err(|_| CheckpointError::Corrupt {
-                file: path.to_path_buf(),
-                reason: format!("metadata \"{key}\" is \"{v}\", not a count"),
-            }),
+        // The progress is read from the same reading of the file as the parameters, before
+        // anything changes, so a bad value changes nothing.
+        let progress = |meta: &std::collections::HashMap<String, String>| {
+            let count = |key: &str| match meta.get(key) {
+                None => Ok(0),
+                Some(v) => v.parse::<u64>().map_err(|_| CheckpointError::Corrupt {
+                    file: path.to_path_buf(),
+                    reason: format!("metadata \"{key}\" is \"{v}\", not a count"),
+                }),
+            };
+            Ok((count(PROGRESS_KEYS[0])?, count(PROGRESS_KEYS[1])?))
         };
-        let (epochs, steps) = (count(PROGRESS_KEYS[0])?, count(PROGRESS_KEYS[1])?);
-        let loaded = checkpoint::load_training(path, &mut self.store, optimizer)?;
-        (self.epochs_trained, self.steps_trained) = (epochs, steps);
+        let (loaded, progress) = checkpoint::load_training_checked(path, &mut self.store, optimizer, progress)?;
+        (self.epochs_trained, self.steps_trained) = progress;
         Ok(loaded)
     }
     /// Per-example output dims of the network.
@@ -334,7 +339,7 @@ impl<F: Scalar> Model<F> {
                 let b = batch.len() as f64;
                 let loss = out.scalar(0).to_f64_lossless();
                 if !loss.is_finite() {
-                    return Err(ModelError::Diverged { epoch, step: steps, loss });
+                    return Err(ModelError::Diverged { epoch, step: steps, updates: self.steps_trained, loss });
                 }
                 loss_sum += loss * b;
                 nll_sum += out.scalar(1).to_f64_lossless() * b;

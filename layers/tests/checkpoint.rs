@@ -644,7 +644,14 @@ fn a_saved_and_reloaded_model_predicts_and_trains_on_identically() {
     assert_eq!(mc(&mut reloaded), mc(&mut model));
     // Training on from the checkpoint continues the same run: the same shuffles and noise as
     // the original's third and fourth epochs.
-    model.fit(&data, &opts(6), &mut adam, |_| {}).unwrap();
-    reloaded.fit(&data, &opts(6), &mut reloaded_adam, |_| {}).unwrap();
+    model.fit(&data, &opts(5), &mut adam, |_| {}).unwrap();
+    reloaded.fit(&data, &opts(5), &mut reloaded_adam, |_| {}).unwrap();
     assert_eq!(snapshot(reloaded.store()), snapshot(model.store()));
+    // A progress entry that is not a count: an error naming it, and nothing changes.
+    let bad = dir.file("bad.safetensors");
+    save_training(&bad, model.store(), &adam, &[("epochs_trained", "two")]).unwrap();
+    let before = snapshot(reloaded.store());
+    let e = reloaded.load_training(&bad, &mut reloaded_adam).unwrap_err().to_string();
+    assert!(e.contains("metadata \"epochs_trained\" is \"two\", not a count"), "{e}");
+    assert_eq!((snapshot(reloaded.store()), reloaded.epochs_trained()), (before, 4));
 }
