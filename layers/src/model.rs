@@ -401,31 +401,19 @@ impl<F: Scalar> Model<F> {
         let (xw, yw) = (data.x_width(), data.y_width());
         non_finite(&data.x, xw, "input")?;
         non_finite(&data.y, yw, "label")?;
-        if self.likelihood == Likelihood::Categorical {
-            let classes = self.output_dims.last().copied().unwrap_or(0);
-            let class =
-                |v: &F| v.to_f64_lossless().fract() == 0.0 && (0.0..classes as f64).contains(&v.to_f64_lossless());
-            if let Some(i) = data.y.iter().position(|v| !class(v)) {
-                return Err(ModelError::Data(format!(
-                    "label value {} of example {} is {}; the Categorical head takes class indices 0..{classes}",
-                    i % yw,
-                    i / yw,
-                    data.y[i]
-                )));
+        match self.likelihood {
+            Likelihood::Categorical => {
+                let classes = self.output_dims.last().copied().unwrap_or(0) as f64;
+                let class = |v: &F| v.to_f64_lossless().fract() == 0.0 && (0.0..classes).contains(&v.to_f64_lossless());
+                let why = format!("; the Categorical head takes class indices 0..{classes}");
+                first_bad(&data.y, yw, "label", class, &why)
             }
-        }
-        if self.likelihood == Likelihood::Bernoulli {
-            let zero_one = |v: &F| (F::zero()..=F::one()).contains(v);
-            if let Some(i) = data.y.iter().position(|v| !zero_one(v)) {
-                return Err(ModelError::Data(format!(
-                    "label value {} of example {} is {}; the Bernoulli head takes labels in [0, 1]",
-                    i % yw,
-                    i / yw,
-                    data.y[i]
-                )));
+            Likelihood::Bernoulli => {
+                let zero_one = |v: &F| (F::zero()..=F::one()).contains(v);
+                first_bad(&data.y, yw, "label", zero_one, "; the Bernoulli head takes labels in [0, 1]")
             }
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     /// A plan computing the predictive distribution of one pass: fetches the mean (or class
@@ -581,9 +569,21 @@ fn summarize<F: Scalar>(likelihood: Likelihood, passes: &[Pass<F>], dims: Vec<us
 
 /// The first non-finite value of `values` (`width` per example), as an error naming it.
 fn non_finite<F: Scalar>(values: &[F], width: usize, what: &str) -> Result<(), ModelError> {
-    match values.iter().position(|v| !v.is_finite()) {
+    first_bad(values, width, what, |v: &F| v.is_finite(), "")
+}
+
+/// The first value of `values` (`width` per example) that is not `ok`, as an error naming its
+/// position and value, followed by `why`.
+fn first_bad<F: Scalar>(
+    values: &[F],
+    width: usize,
+    what: &str,
+    ok: impl Fn(&F) -> bool,
+    why: &str,
+) -> Result<(), ModelError> {
+    match values.iter().position(|v| !ok(v)) {
         Some(i) => {
-            Err(ModelError::Data(format!("{what} value {} of example {} is {}", i % width, i / width, values[i])))
+            Err(ModelError::Data(format!("{what} value {} of example {} is {}{why}", i % width, i / width, values[i])))
         }
         None => Ok(()),
     }

@@ -121,6 +121,13 @@ struct Measured {
     flops: u64,
 }
 
+impl Measured {
+    /// The step less the other nodes and the update: the products plus per-node dispatch.
+    fn products_us(&self) -> f64 {
+        self.step_us - self.other_us - self.optimizer_us
+    }
+}
+
 /// The ops that do a step's matrix products: the work the floor counts. (A two-thread session
 /// runs some of them in pairs, one per thread, and profiles each on its own thread, so their
 /// profiled times do not add up to wall time; the other nodes' do.)
@@ -155,8 +162,7 @@ fn measure(w: &Workload, threads: usize) -> Measured {
     let mut context = session_on_team(model.prediction_plan(Mode::Mean).expect("mean plan"));
     context.run(model.store(), &[("x", &x)]).expect("mean pass runs");
     let grads: Vec<(ParamId, Vec<f32>)> = {
-        let mut probe = session_on_team(model.training_plan(60_000).expect("training plan").0);
-        let out = probe.run(model.store(), &[("x", &x), ("y", &y)]).expect("step runs");
+        let out = session.run(model.store(), &[("x", &x), ("y", &y)]).expect("step runs");
         params.iter().enumerate().map(|(i, &id)| (id, out.get(3 + i).to_vec())).collect()
     };
     let grads: Vec<(ParamId, &[f32])> = grads.iter().map(|(id, g)| (*id, g.as_slice())).collect();
@@ -241,7 +247,7 @@ pub fn run(only: &[&str]) -> Option<Json> {
                 m.forward_us,
                 m.floor_us,
                 m.step_us / m.floor_us,
-                m.step_us - m.other_us - m.optimizer_us,
+                m.products_us(),
                 m.other_us,
                 m.optimizer_us,
                 m.flops as f64 / 1e9
@@ -254,7 +260,7 @@ pub fn run(only: &[&str]) -> Option<Json> {
                 ("forward_us", Json::Num(m.forward_us)),
                 ("gemm_floor_us", Json::Num(m.floor_us)),
                 ("step_over_floor", Json::Num(m.step_us / m.floor_us)),
-                ("products_us", Json::Num(m.step_us - m.other_us - m.optimizer_us)),
+                ("products_us", Json::Num(m.products_us())),
                 ("other_ops_us", Json::Num(m.other_us)),
                 ("optimizer_us", Json::Num(m.optimizer_us)),
                 ("matmul_gflop_per_step", Json::Num(m.flops as f64 / 1e9)),
